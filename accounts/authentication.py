@@ -1,0 +1,64 @@
+"""Bearer-token authentication: Better Auth's HS256 tokens and this backend's own."""
+
+from typing import Any
+
+from rest_framework.request import Request
+from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken, TokenError
+from rest_framework_simplejwt.tokens import AccessToken, Token
+
+from accounts.models import USER_ID_RE, User
+
+
+class BearerAccessToken(AccessToken):
+    """An access token as Better Auth's frontends send it, verified by SimpleJWT.
+
+    Their tokens carry neither `token_type` nor `jti`, so neither is required; a token that
+    does name a type must be an access token (so a refresh token is never accepted as one).
+    `exp` is required, and `sub` must be a well-formed user id.
+    """
+
+    def verify(self) -> None:
+        try:
+            self.check_exp()
+        except (OverflowError, OSError, ValueError) as exc:
+            raise TokenError("Token 'exp' claim is not a valid time") from exc
+        if self.payload.get("token_type", self.token_type) != self.token_type:
+            raise TokenError("Token has wrong type")
+        subject = self.payload.get("sub")
+        if not isinstance(subject, str) or not USER_ID_RE.fullmatch(subject):
+            raise TokenError("Token has no valid 'sub' claim")
+
+
+def string_claim(payload: dict[str, Any], name: str, max_length: int) -> str:
+    value = payload.get(name)
+    return value[:max_length] if isinstance(value, str) else ""
+
+
+class BearerTokenAuthentication(JWTAuthentication):
+    """Authenticates `Authorization: Bearer <JWT>` and returns the token's user.
+
+    Contract: a missing header leaves the request anonymous (the permission then answers
+    401); a present but invalid, expired or mis-signed token is a 401 with
+    `WWW-Authenticate: Bearer`. The first valid token for an unknown `sub` creates the local
+    user, with email and name from the claims when present, so staff see task owners.
+    """
+
+    def get_validated_token(self, raw_token: bytes) -> Token:
+        try:
+            return BearerAccessToken(raw_token)
+        except TokenError as exc:
+            raise InvalidToken(str(exc.args[0])) from exc
+
+    def get_user(self, validated_token: Token) -> User:
+        user = User.objects.get_or_provision(
+            validated_token["sub"],
+            email=string_claim(validated_token.payload, "email", 254),
+            name=string_claim(validated_token.payload, "name", 255),
+        )
+        if not user.is_active:
+            raise AuthenticationFailed("This user is deactivated.", code="user_inactive")
+        return user
+
+    def authenticate_header(self, request: Request) -> str:
+        return 'Bearer realm="api"'

@@ -1,0 +1,29 @@
+from django.conf import settings
+from django.db import models
+
+
+class Task(models.Model):
+    """One item on a user's todo list (API.md §3)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="tasks",
+        # The (user, -created_at, -id) index below serves every lookup by user.
+        db_index=False,
+    )
+    title = models.CharField(max_length=200)
+    # The contract distinguishes "no description" (null) from an empty one.
+    description = models.CharField(max_length=1000, null=True, blank=True)  # noqa: DJ001
+    completed = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["user", "-created_at", "-id"], name="task_user_newest_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
