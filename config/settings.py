@@ -212,6 +212,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Each signed-in user's tasks. Contract: shared/API.md.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The docs pages load their assets from this app, so they work with no internet.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
 }
 

@@ -1,11 +1,15 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from accounts.models import USER_ID_PATTERN
 from config import errors
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     re_path(rf"^api/(?P<user_id>{USER_ID_PATTERN})/", include("tasks.urls")),
     re_path(r"^api/", errors.api_not_found),
 ]
