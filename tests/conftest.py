@@ -5,6 +5,7 @@ from typing import Any
 import jwt
 import pytest
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection
 from rest_framework.test import APIClient
 
@@ -17,6 +18,14 @@ TokenMaker = Callable[..., str]
 def sign_token(claims: dict[str, Any], key: str | bytes | None = None, **kwargs: Any) -> str:
     """A token as a Better Auth frontend would send it: HS256 over the shared secret."""
     return jwt.encode(claims, key or settings.BETTER_AUTH_SECRET, algorithm="HS256", **kwargs)
+
+
+@pytest.fixture(autouse=True)
+def empty_cache():
+    """Each test starts with an empty cache, also when it is a real Redis shared by the run."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The two commands of the README, on a machine with nothing but Python 3.11+:
+#   ./dev.sh serve        install into .venv, migrate, serve on http://127.0.0.1:8000
+#   ./dev.sh test [ARGS]  install into .venv (with test tools), run the whole suite (pytest ARGS)
+# Both use SQLite and the local-memory cache unless DATABASE_URL / REDIS_URL are set.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+python=${PYTHON:-python3}
+
+install() {
+    local requirements=$1 stamp=.venv/.installed-$1
+    if [ ! -x .venv/bin/python ]; then
+        "$python" -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'
+        "$python" -m venv .venv
+    fi
+    if [ ! -f "$stamp" ] || [ "$requirements" -nt "$stamp" ] || [ requirements.txt -nt "$stamp" ]; then
+        .venv/bin/python -m pip install --quiet --upgrade pip
+        .venv/bin/python -m pip install --quiet -r "$requirements"
+        touch "$stamp"
+    fi
+}
+
+case "${1:-}" in
+serve)
+    install requirements.txt
+    # The embedded defaults: development secrets, SQLite and the local-memory cache.
+    export DEBUG=${DEBUG:-true}
+    .venv/bin/python manage.py migrate --noinput
+    exec .venv/bin/python manage.py runserver "${HOST:-127.0.0.1}:${PORT:-8000}"
+    ;;
+test)
+    install requirements-dev.txt
+    shift
+    exec .venv/bin/python -m pytest "$@"
+    ;;
+*)
+    echo "usage: ./dev.sh serve | ./dev.sh test [pytest arguments]" >&2
+    exit 2
+    ;;
+esac
