@@ -70,6 +70,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=timezone.now)
+    # Bumped in the same transaction as every write to this user's tasks; cached task reads
+    # and list ETags are keyed by it (tasks/caching.py).
+    tasks_version = models.PositiveBigIntegerField(default=0, editable=False)
 
     objects = UserManager()
 

@@ -42,8 +42,29 @@ def env_int(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name} must be a whole number, not {value!r}.") from None
 
 
+def env_float(name: str, default: float) -> float:
+    value = env_str(name)
+    if not value:
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number, not {value!r}.") from None
+
+
 def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
+
+
+def env_rate(name: str, default: str) -> str | None:
+    """A DRF throttle rate such as "100/min", or None when set to "off"."""
+    value = env_str(name, default).lower()
+    if value in {"off", "none", "0"}:
+        return None
+    count, _, period = value.partition("/")
+    if not count.isdigit() or period[:1] not in {"s", "m", "h", "d"}:
+        raise ImproperlyConfigured(f"{name} must look like 100/min (or be off), not {value!r}.")
+    return value
 
 
 def env_secret(name: str, development_default: str) -> str:
@@ -125,7 +146,7 @@ CACHE_TTL_SECONDS = env_int("CACHE_TTL_SECONDS", 300)
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django_redis.cache.RedisCache",
+            "BACKEND": "config.cache.ResilientRedisCache",
             "LOCATION": REDIS_URL,
             "TIMEOUT": CACHE_TTL_SECONDS,
             "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "todo"),
@@ -133,12 +154,13 @@ if REDIS_URL:
                 "CLIENT_CLASS": "django_redis.client.DefaultClient",
                 # A Redis outage must slow the service down, not break it.
                 "IGNORE_EXCEPTIONS": True,
-                "SOCKET_CONNECT_TIMEOUT": 0.5,
-                "SOCKET_TIMEOUT": 0.5,
+                "SOCKET_CONNECT_TIMEOUT": env_float("CACHE_TIMEOUT_SECONDS", 0.25),
+                "SOCKET_TIMEOUT": env_float("CACHE_TIMEOUT_SECONDS", 0.25),
+                # After a failure, the cache is skipped for this long (config/cache.py).
+                "RETRY_SECONDS": env_float("CACHE_RETRY_SECONDS", 5),
             },
         }
     }
-    DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 else:
     CACHES = {
         "default": {
@@ -172,6 +194,12 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "config.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": None,
+    # Per-user limits on /api/{user_id}/..., counted in the shared cache so that every worker
+    # sees the same count (API.md §7). "off" disables a limit.
+    "DEFAULT_THROTTLE_CLASSES": ["accounts.throttles.PerUserRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "tasks": env_rate("API_RATE_LIMIT", "1200/min"),
+    },
 }
 
 BETTER_AUTH_SECRET = env_secret("BETTER_AUTH_SECRET", "development-only-better-auth-secret")

@@ -27,3 +27,29 @@ class Task(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class IdempotencyRecord(models.Model):
+    """The first response to a POST that carried an `Idempotency-Key` (tasks/idempotency.py)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, db_index=False)
+    key = models.CharField(max_length=255)
+    request_fingerprint = models.CharField(max_length=64)
+    response_status = models.PositiveSmallIntegerField(null=True)
+    response_body = models.JSONField(null=True)
+    response_location = models.CharField(max_length=400, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "key"], name="idempotency_user_key_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.key}"
+
+    def remember(self, body: dict, status: int, headers: dict[str, str]) -> None:
+        self.response_body = body
+        self.response_status = status
+        self.response_location = headers.get("Location", "")
+        self.save(update_fields=["response_body", "response_status", "response_location"])
