@@ -1,7 +1,10 @@
-from django.db import transaction
-from django.db.models import QuerySet
+from django.db import connection, transaction
+from django.db.models import Count, Q, QuerySet
 from django.shortcuts import get_object_or_404
-from rest_framework import status, viewsets
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import generics, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
@@ -9,19 +12,61 @@ from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
 from accounts.permissions import IsPathUser
-from tasks.models import Task
-from tasks.serializers import CompleteSerializer, TaskSerializer
+from tasks.filters import TaskFilter, overdue_condition
+from tasks.models import Priority, Task
+from tasks.pagination import HeaderLimitOffsetPagination
+from tasks.serializers import (
+    BulkActionSerializer,
+    BulkResultSerializer,
+    CompleteSerializer,
+    TagCountSerializer,
+    TaskSerializer,
+    TaskStatsSerializer,
+)
+from tasks.services import tasks_delete, tasks_set_completed
+
+LIST_HEADERS = [
+    OpenApiParameter(
+        "X-Total-Count",
+        OpenApiTypes.INT,
+        location=OpenApiParameter.HEADER,
+        response=True,
+        description="How many tasks match the filters, over all pages.",
+    ),
+    OpenApiParameter(
+        "Link",
+        OpenApiTypes.STR,
+        location=OpenApiParameter.HEADER,
+        response=True,
+        description=(
+            'RFC 8288 links to the neighbouring pages: `<url>; rel="next"` (absent on the '
+            'last page) and `<url>; rel="prev"` (absent at offset 0), with the same filters.'
+        ),
+    ),
+]
 
 
+@extend_schema_view(
+    list=extend_schema(
+        summary="List the user's tasks",
+        description="A plain JSON array, newest first unless `sort` says otherwise.",
+        parameters=LIST_HEADERS,
+    )
+)
 class TaskViewSet(viewsets.ModelViewSet):
-    """The tasks of the user named in the path: `/api/{user_id}/tasks[/{id}[/complete]]`.
+    """The tasks of the user named in the path: `/api/{user_id}/tasks[/{id}[/complete]]`,
+    plus `/tasks/stats` and `/tasks/bulk`.
 
     Contract: only the path user's own token gets in (`IsPathUser`: 403 otherwise), and every
-    query is scoped to that user here, so another user's task is a 404 like a missing one.
+    query is scoped to that user here, so another user's task is a 404 like a missing one and
+    bulk actions silently skip ids that are not the user's.
     """
 
     serializer_class = TaskSerializer
     permission_classes = [IsAuthenticated, IsPathUser]
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = TaskFilter
+    pagination_class = HeaderLimitOffsetPagination
     # Bounded so that an oversized id is a 404 rather than an integer overflow in the database.
     lookup_value_regex = r"[0-9]{1,18}"
 
@@ -45,5 +90,87 @@ class TaskViewSet(viewsets.ModelViewSet):
             # Locked, so two concurrent toggles flip the task twice rather than once.
             task = get_object_or_404(self.get_queryset().select_for_update(), pk=kwargs["pk"])
             task.completed = body.validated_data.get("completed", not task.completed)
-            task.save(update_fields=["completed", "updated_at"])
+            task.save(update_fields=["completed"])
         return Response(TaskSerializer(task).data, status=status.HTTP_200_OK)
+
+    @extend_schema(summary="Count the user's tasks", responses=TaskStatsSerializer)
+    @action(detail=False, methods=["get"], filter_backends=[], pagination_class=None)
+    def stats(self, request: Request, *args, **kwargs) -> Response:
+        """Totals over all the user's tasks, in one aggregate query."""
+        counts = self.get_queryset().aggregate(
+            total=Count("id"),
+            completed=Count("id", filter=Q(completed=True)),
+            overdue=Count("id", filter=overdue_condition()),
+            **{priority.label: Count("id", filter=Q(priority=priority)) for priority in Priority},
+        )
+        body = {
+            "total": counts["total"],
+            "completed": counts["completed"],
+            "pending": counts["total"] - counts["completed"],
+            "overdue": counts["overdue"],
+            "by_priority": {priority.label: counts[priority.label] for priority in Priority},
+        }
+        return Response(body)
+
+    @extend_schema(
+        summary="Complete, reopen or delete many tasks",
+        request=BulkActionSerializer,
+        responses=BulkResultSerializer,
+    )
+    @action(
+        detail=False,
+        methods=["post"],
+        serializer_class=BulkActionSerializer,
+        filter_backends=[],
+        pagination_class=None,
+    )
+    def bulk(self, request: Request, *args, **kwargs) -> Response:
+        """One action on up to 500 of the user's tasks, in one transaction.
+
+        Ids that do not exist or are not the user's are ignored; `affected` counts the tasks
+        that actually changed (completing an already completed task does not count).
+        """
+        body = BulkActionSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        action_name, ids = body.validated_data["action"], body.validated_data["ids"]
+        tasks = self.get_queryset().filter(id__in=ids)
+        with transaction.atomic():
+            if action_name == "delete":
+                affected = tasks_delete(queryset=tasks)
+            else:
+                affected = tasks_set_completed(queryset=tasks, completed=action_name == "complete")
+        return Response({"affected": affected})
+
+
+TAG_COUNTS_SQL = {
+    "postgresql": (
+        "SELECT tag.name, COUNT(*) FROM tasks_task "
+        "CROSS JOIN LATERAL jsonb_array_elements_text(tasks_task.tags) AS tag(name) "
+        "WHERE tasks_task.user_id = %s GROUP BY tag.name ORDER BY COUNT(*) DESC, tag.name"
+    ),
+    "sqlite": (
+        "SELECT tag.value, COUNT(*) FROM tasks_task, json_each(tasks_task.tags) AS tag "
+        "WHERE tasks_task.user_id = %s GROUP BY tag.value ORDER BY COUNT(*) DESC, tag.value"
+    ),
+}
+
+
+class TagListView(generics.GenericAPIView):
+    """`GET /api/{user_id}/tags`: the path user's tags with how many tasks carry each, most
+    used first (ties by name).
+
+    Contract: like the task routes, only the path user's own token gets in (403 otherwise),
+    and only that user's tasks are counted.
+    """
+
+    permission_classes = [IsAuthenticated, IsPathUser]
+    serializer_class = TagCountSerializer
+    pagination_class = None
+
+    @extend_schema(summary="List the user's tags", responses=TagCountSerializer(many=True))
+    def get(self, request: Request, user_id: str) -> Response:
+        # Unnesting a JSON array has no ORM spelling, and each database spells it its own way.
+        with connection.cursor() as cursor:
+            cursor.execute(TAG_COUNTS_SQL[connection.vendor], [user_id])
+            rows = cursor.fetchall()
+        return Response([{"name": name, "count": count} for name, count in rows])
