@@ -51,7 +51,8 @@ class AwareDateTimeFormField(forms.Field):
         try:
             return parse_aware_datetime(value)
         except ValueError as error:
-            raise forms.ValidationError(str(error)) from None
+            # Through params: django-filter %-formats messages, and this one contains "%2B".
+            raise forms.ValidationError("%(reason)s", params={"reason": str(error)}) from None
 
 
 class PriorityListFormField(forms.Field):

@@ -97,18 +97,24 @@ class TaskViewSet(viewsets.ModelViewSet):
     @action(detail=False, methods=["get"], filter_backends=[], pagination_class=None)
     def stats(self, request: Request, *args, **kwargs) -> Response:
         """Totals over all the user's tasks, in one aggregate query."""
+        # Aliases must not shadow field names: the filters below refer to `completed`.
         counts = self.get_queryset().aggregate(
-            total=Count("id"),
-            completed=Count("id", filter=Q(completed=True)),
-            overdue=Count("id", filter=overdue_condition()),
-            **{priority.label: Count("id", filter=Q(priority=priority)) for priority in Priority},
+            total_count=Count("id"),
+            completed_count=Count("id", filter=Q(completed=True)),
+            overdue_count=Count("id", filter=overdue_condition()),
+            **{
+                f"{priority.label}_count": Count("id", filter=Q(priority=priority))
+                for priority in Priority
+            },
         )
         body = {
-            "total": counts["total"],
-            "completed": counts["completed"],
-            "pending": counts["total"] - counts["completed"],
-            "overdue": counts["overdue"],
-            "by_priority": {priority.label: counts[priority.label] for priority in Priority},
+            "total": counts["total_count"],
+            "completed": counts["completed_count"],
+            "pending": counts["total_count"] - counts["completed_count"],
+            "overdue": counts["overdue_count"],
+            "by_priority": {
+                priority.label: counts[f"{priority.label}_count"] for priority in Priority
+            },
         }
         return Response(body)
 
