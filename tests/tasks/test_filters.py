@@ -5,9 +5,11 @@ from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from tasks.models import Priority, Task
+from tests.conftest import requires_postgresql
 from tests.factories import TaskFactory
 
 pytestmark = pytest.mark.django_db
@@ -328,3 +330,16 @@ class TestPagination:
             )
 
         assert len(response.json()) == count
+
+
+@requires_postgresql
+def test_postgresql_gets_the_user_scoped_search_and_tag_indexes():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'tasks_task'")
+        names = {row[0] for row in cursor.fetchall()}
+
+    assert {
+        "task_user_title_trgm_idx",
+        "task_user_description_trgm_idx",
+        "task_user_tags_idx",
+    } <= names

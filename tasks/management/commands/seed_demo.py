@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.auth.hashers import make_password
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -132,8 +132,7 @@ class Command(BaseCommand):
         users, tasks, batch_size = options["users"], options["tasks"], options["batch_size"]
         big_user_tasks = options["big_user_tasks"]
         if users < 1 or tasks < 0 or big_user_tasks < 0 or batch_size < 1:
-            self.stderr.write("--users and --batch-size must be positive, the task counts >= 0.")
-            raise SystemExit(2)
+            raise CommandError("--users and --batch-size must be positive, task counts >= 0.")
         self.show_progress = options["verbosity"] >= 1
         rng = random.Random(options["seed"])
         now = timezone.now()
