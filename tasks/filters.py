@@ -93,9 +93,13 @@ class AwareDateTimeFilter(django_filters.Filter):
 PRIORITY_ALTERNATIVES = "|".join(PRIORITY_NAMES)
 
 
-@extend_schema_field(
-    {"type": "string", "pattern": rf"^({PRIORITY_ALTERNATIVES})(,({PRIORITY_ALTERNATIVES}))*$"}
-)
+PRIORITY_LIST_SCHEMA = {
+    "type": "string",
+    "pattern": rf"^({PRIORITY_ALTERNATIVES})(,({PRIORITY_ALTERNATIVES}))*$",
+}
+
+
+@extend_schema_field(PRIORITY_LIST_SCHEMA)
 class PriorityListFilter(django_filters.Filter):
     field_class = PriorityListFormField
 
