@@ -1,24 +1,148 @@
+from datetime import datetime
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.dateparse import parse_datetime
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from tasks.models import Task
+from tasks.models import MAX_TAGS, Priority, Task, normalize_tags
+
+OFFSET_REQUIRED = (
+    "Send the time zone offset with the datetime, e.g. 2026-11-23T10:00:00Z "
+    "or 2026-11-23T11:00:00+01:00."
+)
+
+
+def parse_aware_datetime(value: Any) -> datetime:
+    """An RFC 3339 datetime that names its offset; raises ValueError with a reason otherwise.
+
+    A datetime without an offset is ambiguous (whose 10:00?), so it is refused rather than
+    guessed: guessing is where due-date time zone bugs come from.
+    """
+    if not isinstance(value, str):
+        raise ValueError("Send the datetime as an RFC 3339 string, e.g. 2026-11-23T10:00:00Z.")
+    try:
+        parsed = parse_datetime(value.strip())
+    except ValueError:
+        parsed = None
+    if parsed is None:
+        raise ValueError(
+            "Not an RFC 3339 datetime, e.g. 2026-11-23T10:00:00Z "
+            "(in a query string, write a + offset as %2B)."
+        )
+    if parsed.tzinfo is None:
+        raise ValueError(OFFSET_REQUIRED)
+    return parsed
+
+
+@extend_schema_field(OpenApiTypes.DATETIME)
+class AwareDateTimeField(serializers.DateTimeField):
+    """A datetime that must carry its offset; answered in UTC with a `Z`."""
+
+    def to_internal_value(self, value: Any) -> datetime:
+        try:
+            return super().to_internal_value(parse_aware_datetime(value).isoformat())
+        except ValueError as error:
+            raise serializers.ValidationError(str(error)) from None
+
+
+class PriorityField(serializers.ChoiceField):
+    """The priority by name (`none` < `low` < `medium` < `high`), stored as its level."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(choices=[priority.label for priority in Priority], **kwargs)
+
+    def to_internal_value(self, data: Any) -> int:
+        return Priority.from_name(super().to_internal_value(data))
+
+    def to_representation(self, value: int) -> str:
+        return Priority(value).label
+
+
+class TagsField(serializers.ListField):
+    """Tags, each 1–32 characters, at most 20; stored trimmed, lower-case and unique."""
+
+    # Lengths are checked after trimming, by normalize_tags().
+    child = serializers.CharField(trim_whitespace=False)
+
+    def to_internal_value(self, data: Any) -> list[str]:
+        try:
+            return normalize_tags(super().to_internal_value(data))
+        except DjangoValidationError as error:
+            raise serializers.ValidationError(error.messages) from None
 
 
 class TaskSerializer(serializers.ModelSerializer):
     """A task as the frontend sees it. The owner is set by the server, never by the body.
 
     PUT and PATCH both keep the writable fields a request omits (API.md §3): a frontend that
-    edits only title and description must not un-complete the task.
+    edits only title and description must not un-complete the task. `completed_at` is
+    read-only: `Task.save()` sets it from `completed`.
     """
 
     user_id = serializers.CharField(read_only=True)
+    priority = PriorityField(required=False)
+    due_at = AwareDateTimeField(required=False, allow_null=True)
+    tags = TagsField(required=False, help_text=f"At most {MAX_TAGS} tags.")
 
     class Meta:
         model = Task
-        fields = ["id", "user_id", "title", "description", "completed", "created_at", "updated_at"]
-        read_only_fields = ["id", "created_at", "updated_at"]
+        fields = [
+            "id",
+            "user_id",
+            "title",
+            "description",
+            "completed",
+            "completed_at",
+            "priority",
+            "due_at",
+            "tags",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "completed_at", "created_at", "updated_at"]
 
 
 class CompleteSerializer(serializers.Serializer):
     """Body of `PATCH …/complete`: empty toggles, `{"completed": bool}` sets."""
 
     completed = serializers.BooleanField(required=False)
+
+
+class BulkActionSerializer(serializers.Serializer):
+    """Body of `POST …/tasks/bulk`. Ids that are not the caller's are ignored."""
+
+    MAX_IDS = 500
+
+    action = serializers.ChoiceField(choices=["complete", "reopen", "delete"])
+    ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
+        max_length=MAX_IDS,
+        help_text=f"At most {MAX_IDS} task ids.",
+    )
+
+
+class BulkResultSerializer(serializers.Serializer):
+    affected = serializers.IntegerField(help_text="How many tasks actually changed.")
+
+
+class PriorityCountsSerializer(serializers.Serializer):
+    none = serializers.IntegerField()
+    low = serializers.IntegerField()
+    medium = serializers.IntegerField()
+    high = serializers.IntegerField()
+
+
+class TaskStatsSerializer(serializers.Serializer):
+    total = serializers.IntegerField()
+    completed = serializers.IntegerField()
+    pending = serializers.IntegerField()
+    overdue = serializers.IntegerField(help_text="Pending tasks whose due_at has passed.")
+    by_priority = PriorityCountsSerializer()
+
+
+class TagCountSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    count = serializers.IntegerField()

@@ -1,6 +1,7 @@
+from django.urls import re_path
 from rest_framework.routers import SimpleRouter
 
-from tasks.views import TaskViewSet
+from tasks.views import TagListView, TaskViewSet
 
 
 class OptionalSlashRouter(SimpleRouter):
@@ -14,4 +15,7 @@ class OptionalSlashRouter(SimpleRouter):
 router = OptionalSlashRouter()
 router.register("tasks", TaskViewSet, basename="task")
 
-urlpatterns = router.urls
+urlpatterns = [
+    *router.urls,
+    re_path(r"^tags/?$", TagListView.as_view(), name="tag-list"),
+]

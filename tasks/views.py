@@ -1,9 +1,12 @@
 from collections.abc import Callable
 
-from django.db import transaction
-from django.db.models import QuerySet
+from django.db import connection, transaction
+from django.db.models import Count, Q, QuerySet
 from django.http import HttpResponse
-from rest_framework import viewsets
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import generics, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
@@ -12,27 +15,93 @@ from rest_framework.serializers import BaseSerializer
 
 from accounts.permissions import IsPathUser
 from tasks import caching, idempotency
-from tasks.models import Task
-from tasks.serializers import CompleteSerializer, TaskSerializer
+from tasks.filters import PRIORITY_LIST_SCHEMA, TaskFilter, overdue_condition
+from tasks.models import Priority, Task
+from tasks.pagination import HeaderLimitOffsetPagination
+from tasks.serializers import (
+    BulkActionSerializer,
+    BulkResultSerializer,
+    CompleteSerializer,
+    TagCountSerializer,
+    TaskSerializer,
+    TaskStatsSerializer,
+)
+from tasks.services import tasks_delete, tasks_set_completed
 
 LOCKING_METHODS = {"PUT", "PATCH", "DELETE"}
 
+LIST_HEADERS = [
+    OpenApiParameter(
+        "X-Total-Count",
+        OpenApiTypes.INT,
+        location=OpenApiParameter.HEADER,
+        response=True,
+        description="How many tasks match the filters, over all pages.",
+    ),
+    OpenApiParameter(
+        "Link",
+        OpenApiTypes.STR,
+        location=OpenApiParameter.HEADER,
+        response=True,
+        description=(
+            'RFC 8288 links to the neighbouring pages: `<url>; rel="next"` (absent on the '
+            'last page) and `<url>; rel="prev"` (absent at offset 0), with the same filters.'
+        ),
+    ),
+]
 
+
+def filter_parameter(name: str, schema: dict, **kwargs) -> OpenApiParameter:
+    """The OpenAPI entry of a filter whose type is custom, described by its help text
+    (drf-spectacular drops the help text of filters with a type override)."""
+    description = TaskFilter.base_filters[name].extra["help_text"]
+    return OpenApiParameter(name, schema, description=description, **kwargs)
+
+
+BOOLEAN_PARAMETER = {"type": "string", "enum": ["true", "false"]}
+LIST_FILTER_PARAMETERS = [
+    filter_parameter("completed", BOOLEAN_PARAMETER),
+    filter_parameter("overdue", BOOLEAN_PARAMETER),
+    filter_parameter("priority", PRIORITY_LIST_SCHEMA),
+    filter_parameter("tag", OpenApiTypes.STR, many=True, explode=True, style="form"),
+    filter_parameter("due_before", OpenApiTypes.DATETIME),
+    filter_parameter("due_after", OpenApiTypes.DATETIME),
+]
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List the user's tasks",
+        description=(
+            "A plain JSON array, newest first unless `sort` says otherwise. Filters combine; "
+            "a bad value is a 400 naming the parameter; unknown parameters are ignored."
+        ),
+        parameters=[*LIST_FILTER_PARAMETERS, *LIST_HEADERS],
+    )
+)
 class TaskViewSet(viewsets.ModelViewSet):
-    """The tasks of the user named in the path: `/api/{user_id}/tasks[/{id}[/complete]]`.
+    """The tasks of the user named in the path: `/api/{user_id}/tasks[/{id}[/complete]]`,
+    plus `/tasks/stats` and `/tasks/bulk`.
 
     Contract: only the path user's own token gets in (`IsPathUser`: 403 otherwise), and every
-    query is scoped to that user here, so another user's task is a 404 like a missing one.
-    Reads are cached and carry strong ETags; writes honour `If-Match` (412 when stale) and
-    POST honours `Idempotency-Key` (see tasks/caching.py and tasks/idempotency.py).
+    query is scoped to that user here, so another user's task is a 404 like a missing one and
+    bulk actions silently skip ids that are not the user's. Reads are cached and carry strong
+    ETags; writes honour `If-Match` (412 when stale) and POST honours `Idempotency-Key` (see
+    tasks/caching.py and tasks/idempotency.py).
     """
 
     serializer_class = TaskSerializer
     permission_classes = [IsAuthenticated, IsPathUser]
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = TaskFilter
+    pagination_class = HeaderLimitOffsetPagination
     # Bounded so that an oversized id is a 404 rather than an integer overflow in the database.
     lookup_value_regex = r"[0-9]{1,18}"
 
     def get_queryset(self) -> QuerySet[Task]:
+        if getattr(self, "swagger_fake_view", False):
+            # Schema generation has no path user; it only needs the model.
+            return Task.objects.none()
         tasks = Task.objects.filter(user_id=self.kwargs["user_id"])
         if self.request.method in LOCKING_METHODS and "pk" in self.kwargs:
             # Writes to one task read it under a row lock, so `If-Match` and the write are
@@ -43,7 +112,7 @@ class TaskViewSet(viewsets.ModelViewSet):
     def get_object(self) -> Task:
         task = super().get_object()
         if self.request.method in LOCKING_METHODS:
-            caching.check_if_match(self.request, self.render_task(task))
+            caching.check_if_match(self.request, caching.render(TaskSerializer(task).data))
         return task
 
     def list(self, request: Request, *args, **kwargs) -> HttpResponse:
@@ -72,7 +141,7 @@ class TaskViewSet(viewsets.ModelViewSet):
     def create(self, request: Request, *args, **kwargs) -> HttpResponse:
         key = idempotency.idempotency_key(request)
         if key is None:
-            return self.respond(*self.create_task(request))
+            return respond(*self.create_task(request))
         with transaction.atomic():
             record, replayed = idempotency.claim(request, key)
             if not replayed:
@@ -80,7 +149,7 @@ class TaskViewSet(viewsets.ModelViewSet):
         headers = {"Location": record.response_location}
         if replayed:
             headers["Idempotent-Replayed"] = "true"
-        return self.respond(record.response_body, record.response_status, headers)
+        return respond(record.response_body, record.response_status, headers)
 
     def create_task(self, request: Request) -> tuple[dict, int, dict[str, str]]:
         serializer = self.get_serializer(data=request.data)
@@ -95,7 +164,7 @@ class TaskViewSet(viewsets.ModelViewSet):
     def update(self, request: Request, *args, **kwargs) -> HttpResponse:
         with transaction.atomic():
             response = super().update(request, *args, **kwargs)
-        return self.respond(response.data)
+        return respond(response.data)
 
     def destroy(self, request: Request, *args, **kwargs) -> Response:
         with transaction.atomic():
@@ -110,15 +179,101 @@ class TaskViewSet(viewsets.ModelViewSet):
             # Locked, so two concurrent toggles flip the task twice rather than once.
             task = self.get_object()
             task.completed = body.validated_data.get("completed", not task.completed)
-            task.save(update_fields=["completed", "updated_at"])
-        return self.respond(TaskSerializer(task).data)
+            task.save(update_fields=["completed"])
+        return respond(TaskSerializer(task).data)
 
-    def render_task(self, task: Task) -> bytes:
-        return caching.render(TaskSerializer(task).data)
+    @extend_schema(summary="Count the user's tasks", responses=TaskStatsSerializer)
+    @action(detail=False, methods=["get"], filter_backends=[], pagination_class=None)
+    def stats(self, request: Request, *args, **kwargs) -> Response:
+        """Totals over all the user's tasks, in one aggregate query."""
+        # Aliases must not shadow field names: the filters below refer to `completed`.
+        counts = self.get_queryset().aggregate(
+            total_count=Count("id"),
+            completed_count=Count("id", filter=Q(completed=True)),
+            overdue_count=Count("id", filter=overdue_condition()),
+            **{
+                f"{priority.label}_count": Count("id", filter=Q(priority=priority))
+                for priority in Priority
+            },
+        )
+        body = {
+            "total": counts["total_count"],
+            "completed": counts["completed_count"],
+            "pending": counts["total_count"] - counts["completed_count"],
+            "overdue": counts["overdue_count"],
+            "by_priority": {
+                priority.label: counts[f"{priority.label}_count"] for priority in Priority
+            },
+        }
+        return Response(body)
 
-    def respond(self, data: object, status: int = 200, headers: dict | None = None) -> HttpResponse:
-        """A task response rendered once, with the ETag of exactly those bytes."""
-        body = caching.render(data)
-        response = caching.json_response(body, caching.etag_of(body), headers)
-        response.status_code = status
-        return response
+    @extend_schema(
+        summary="Complete, reopen or delete many tasks",
+        request=BulkActionSerializer,
+        responses=BulkResultSerializer,
+    )
+    @action(
+        detail=False,
+        methods=["post"],
+        serializer_class=BulkActionSerializer,
+        filter_backends=[],
+        pagination_class=None,
+    )
+    def bulk(self, request: Request, *args, **kwargs) -> Response:
+        """One action on up to 500 of the user's tasks, in one transaction.
+
+        Ids that do not exist or are not the user's are ignored; `affected` counts the tasks
+        that actually changed (completing an already completed task does not count).
+        """
+        body = BulkActionSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        action_name, ids = body.validated_data["action"], body.validated_data["ids"]
+        tasks = self.get_queryset().filter(id__in=ids)
+        with transaction.atomic():
+            if action_name == "delete":
+                affected = tasks_delete(queryset=tasks)
+            else:
+                affected = tasks_set_completed(queryset=tasks, completed=action_name == "complete")
+        return Response({"affected": affected})
+
+
+def respond(data: object, status: int = 200, headers: dict[str, str] | None = None) -> HttpResponse:
+    """A task response rendered once, with the ETag of exactly those bytes."""
+    body = caching.render(data)
+    response = caching.json_response(body, caching.etag_of(body), headers)
+    response.status_code = status
+    return response
+
+
+TAG_COUNTS_SQL = {
+    "postgresql": (
+        "SELECT tag.name, COUNT(*) FROM tasks_task "
+        "CROSS JOIN LATERAL jsonb_array_elements_text(tasks_task.tags) AS tag(name) "
+        "WHERE tasks_task.user_id = %s GROUP BY tag.name ORDER BY COUNT(*) DESC, tag.name"
+    ),
+    "sqlite": (
+        "SELECT tag.value, COUNT(*) FROM tasks_task, json_each(tasks_task.tags) AS tag "
+        "WHERE tasks_task.user_id = %s GROUP BY tag.value ORDER BY COUNT(*) DESC, tag.value"
+    ),
+}
+
+
+class TagListView(generics.GenericAPIView):
+    """`GET /api/{user_id}/tags`: the path user's tags with how many tasks carry each, most
+    used first (ties by name).
+
+    Contract: like the task routes, only the path user's own token gets in (403 otherwise),
+    and only that user's tasks are counted.
+    """
+
+    permission_classes = [IsAuthenticated, IsPathUser]
+    serializer_class = TagCountSerializer
+    pagination_class = None
+
+    @extend_schema(summary="List the user's tags", responses=TagCountSerializer(many=True))
+    def get(self, request: Request, user_id: str) -> Response:
+        # Unnesting a JSON array has no ORM spelling, and each database spells it its own way.
+        with connection.cursor() as cursor:
+            cursor.execute(TAG_COUNTS_SQL[connection.vendor], [user_id])
+            rows = cursor.fetchall()
+        return Response([{"name": name, "count": count} for name, count in rows])

@@ -71,5 +71,5 @@ def task(user: User):
 
 requires_postgresql = pytest.mark.skipif(
     connection.vendor != "postgresql",
-    reason="needs real concurrent transactions: set DATABASE_URL to a PostgreSQL database",
+    reason="needs PostgreSQL (real concurrent transactions or its indexes): set DATABASE_URL",
 )

@@ -3,6 +3,7 @@
 import threading
 
 import pytest
+from django.core.management import call_command
 from django.db import connections
 from rest_framework.test import APIClient
 
@@ -270,3 +271,49 @@ def test_of_two_concurrent_writers_with_one_etag_exactly_one_wins(user, client_f
         thread.join()
 
     assert sorted(statuses) == [200] + [412] * 5
+
+
+class TestInvalidationFromOtherWritePaths:
+    @pytest.mark.parametrize("action", ["complete", "reopen", "delete"])
+    def test_bulk_actions_are_seen_by_the_next_read(self, owner_client, user, action):
+        tasks = TaskFactory.create_batch(2, user=user, completed=action == "reopen")
+        list_url = f"/api/{user.id}/tasks"
+        before = owner_client.get(list_url).json()
+
+        response = owner_client.post(
+            f"{list_url}/bulk", {"action": action, "ids": [t.id for t in tasks]}, format="json"
+        )
+
+        assert response.json() == {"affected": 2}
+        assert owner_client.get(list_url).json() != before
+        assert owner_client.get(f"{list_url}/{tasks[0].id}").status_code in {200, 404}
+        if action != "delete":
+            detail = owner_client.get(f"{list_url}/{tasks[0].id}").json()
+            assert detail["completed"] is (action == "complete")
+
+    def test_seed_demo_adding_tasks_to_a_cached_user_is_seen(self, client_for):
+        call_command("seed_demo", users=1, tasks=1, verbosity=0)
+        demo = User.objects.get(email="demo-1@example.com")
+        client = client_for(demo)
+        assert len(client.get(f"/api/{demo.id}/tasks").json()) == 1
+
+        call_command("seed_demo", users=1, tasks=2, verbosity=0)
+
+        assert len(client.get(f"/api/{demo.id}/tasks").json()) == 3
+
+    def test_an_admin_edit_is_seen_by_the_next_read(self, owner_client, user, task, admin_client):
+        owner_client.get(f"/api/{user.id}/tasks/{task.id}")
+
+        admin_client.post(
+            f"/admin/tasks/task/{task.id}/change/",
+            {
+                "user": user.id,
+                "title": "renamed by staff",
+                "priority": "0",
+                "tags": "[]",
+                "completed": "on",
+            },
+        )
+
+        detail = owner_client.get(f"/api/{user.id}/tasks/{task.id}").json()
+        assert (detail["title"], detail["completed"]) == ("renamed by staff", True)
