@@ -181,6 +181,10 @@ BETTER_AUTH_URL = env_str("BETTER_AUTH_URL").rstrip("/")
 BETTER_AUTH_JWKS_URL = env_str("BETTER_AUTH_JWKS_URL") or (
     f"{BETTER_AUTH_URL}/api/auth/jwks" if BETTER_AUTH_URL else ""
 )
+if BETTER_AUTH_JWKS_URL and not BETTER_AUTH_JWKS_URL.startswith(("https://", "http://")):
+    raise ImproperlyConfigured(
+        f"BETTER_AUTH_JWKS_URL must be an http(s) URL, not {BETTER_AUTH_JWKS_URL!r}."
+    )
 BETTER_AUTH_SECRET = env_str("BETTER_AUTH_SECRET")
 if not BETTER_AUTH_SECRET and not BETTER_AUTH_JWKS_URL:
     if not DEBUG:
