@@ -1,13 +1,15 @@
-"""Bearer-token authentication: Better Auth's HS256 tokens and this backend's own."""
+"""Bearer-token authentication: Better Auth's tokens (shared secret or JWKS) and our own."""
 
 from typing import Any
 
 from rest_framework.request import Request
 from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.backends import TokenBackend
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken, TokenError
 from rest_framework_simplejwt.tokens import AccessToken, Token
 
 from accounts.models import USER_ID_RE, User
+from accounts.tokens import better_auth_token_backend
 
 
 class BearerAccessToken(AccessToken):
@@ -15,8 +17,13 @@ class BearerAccessToken(AccessToken):
 
     Their tokens carry neither `token_type` nor `jti`, so neither is required; a token that
     does name a type must be an access token (so a refresh token is never accepted as one).
-    `exp` is required, and `sub` must be a well-formed user id.
+    `exp` is required, and `sub` must be a well-formed user id. The signature is checked by
+    `BetterAuthTokenBackend`: HS256 with the shared secret, or the JWKS key its `kid` names.
     """
+
+    @property
+    def token_backend(self) -> TokenBackend:
+        return better_auth_token_backend()
 
     def verify(self) -> None:
         try:

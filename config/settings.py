@@ -202,11 +202,46 @@ REST_FRAMEWORK = {
     },
 }
 
-BETTER_AUTH_SECRET = env_secret("BETTER_AUTH_SECRET", "development-only-better-auth-secret")
+# Two ways to accept Better Auth's tokens, on together or alone (docs/better-auth.md):
+# HS256 signed with the shared BETTER_AUTH_SECRET, and the jwt() plugin's asymmetric tokens,
+# verified with the keys published at BETTER_AUTH_JWKS_URL.
 BETTER_AUTH_URL = env_str("BETTER_AUTH_URL").rstrip("/")
+BETTER_AUTH_JWKS_URL = env_str("BETTER_AUTH_JWKS_URL") or (
+    f"{BETTER_AUTH_URL}/api/auth/jwks" if BETTER_AUTH_URL else ""
+)
+if BETTER_AUTH_JWKS_URL and not BETTER_AUTH_JWKS_URL.startswith(("https://", "http://")):
+    raise ImproperlyConfigured(
+        f"BETTER_AUTH_JWKS_URL must be an http(s) URL, not {BETTER_AUTH_JWKS_URL!r}."
+    )
+BETTER_AUTH_SECRET = env_str("BETTER_AUTH_SECRET")
+if not BETTER_AUTH_SECRET and not BETTER_AUTH_JWKS_URL:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "No way to verify tokens: set BETTER_AUTH_SECRET (HS256 tokens), or "
+            "BETTER_AUTH_JWKS_URL or BETTER_AUTH_URL (tokens of Better Auth's jwt() plugin), "
+            "or both (see .env.example); or set DEBUG=true to use a development secret."
+        )
+    BETTER_AUTH_SECRET = "development-only-better-auth-secret"
+
+# Asymmetric algorithms a JWKS token may use; HS256 is governed by BETTER_AUTH_SECRET alone.
+SUPPORTED_JWKS_ALGORITHMS = {"EdDSA", "ES256", "ES384", "ES512"} | {
+    f"{family}{bits}" for family in ("RS", "PS") for bits in (256, 384, 512)
+}
+JWT_ALGORITHMS = env_list("JWT_ALGORITHMS", "EdDSA,ES256,ES512,RS256,PS256")
+if unsupported := sorted(set(JWT_ALGORITHMS) - SUPPORTED_JWKS_ALGORITHMS):
+    raise ImproperlyConfigured(
+        f"JWT_ALGORITHMS may only name {', '.join(sorted(SUPPORTED_JWKS_ALGORITHMS))}; "
+        f"not {', '.join(unsupported)}."
+    )
+JWKS_CACHE_TTL_SECONDS = env_int("JWKS_CACHE_TTL_SECONDS", 300)
+# Bounds how long a request can wait for the JWKS endpoint, so a slow one never hangs workers.
+JWKS_FETCH_TIMEOUT_SECONDS = env_float("JWKS_FETCH_TIMEOUT_SECONDS", 3)
+if not 1 <= JWKS_FETCH_TIMEOUT_SECONDS <= 10:
+    raise ImproperlyConfigured("JWKS_FETCH_TIMEOUT_SECONDS must be between 1 and 10.")
 
 SIMPLE_JWT = {
-    # Better Auth signs HS256 tokens with the raw UTF-8 bytes of its secret.
+    # Better Auth signs HS256 tokens with the raw UTF-8 bytes of its secret; the JWKS
+    # algorithms are chosen per token by accounts.tokens.BetterAuthTokenBackend.
     "ALGORITHM": "HS256",
     "SIGNING_KEY": BETTER_AUTH_SECRET,
     "AUDIENCE": env_str("JWT_AUDIENCE") or None,

@@ -1,5 +1,5 @@
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import jwt
@@ -9,8 +9,10 @@ from django.core.cache import cache
 from django.db import connection
 from rest_framework.test import APIClient
 
+from accounts.jwks import key_sets
 from accounts.models import User
 from tests.factories import TaskFactory, UserFactory
+from tests.jwks_server import JWKSServer, SigningKey
 
 TokenMaker = Callable[..., str]
 
@@ -37,6 +39,41 @@ def make_token() -> TokenMaker:
         return sign_token({"sub": sub, "iat": now, "exp": now + 900, **claims})
 
     return make
+
+
+@pytest.fixture
+def jwt_settings(settings) -> Callable[..., None]:
+    """`jwt_settings(ISSUER=..., AUDIENCE=...)`: change SIMPLE_JWT for one test.
+
+    Token verification reads its settings lazily and is rebuilt when they change
+    (accounts/tokens.py), so overriding settings is all a test needs.
+    """
+
+    def override(**values: Any) -> None:
+        settings.SIMPLE_JWT = {**settings.SIMPLE_JWT, **values}
+
+    return override
+
+
+@pytest.fixture(scope="session")
+def signing_keys() -> dict[str, SigningKey]:
+    """One key per algorithm Better Auth's jwt() plugin offers, by algorithm name."""
+    return {alg: SigningKey.generate(alg) for alg in ("EdDSA", "ES256", "ES512", "RS256", "PS256")}
+
+
+@pytest.fixture
+def jwks_server(settings, signing_keys: dict[str, SigningKey]) -> Iterator[JWKSServer]:
+    """A JWKS endpoint on loopback publishing `signing_keys`, and the API verifying with it.
+
+    Pointing `BETTER_AUTH_JWKS_URL` at it is all it takes: the token backend is rebuilt when
+    that setting changes. Its cached key sets are forgotten before and after the test.
+    """
+    with JWKSServer() as server:
+        server.publish(*signing_keys.values())
+        settings.BETTER_AUTH_JWKS_URL = server.url
+        key_sets.forget(server.url)
+        yield server
+        key_sets.forget(server.url)
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import time
 import pytest
 from django.db import connections
 from rest_framework.test import APIClient
-from rest_framework_simplejwt.state import token_backend
 
 from accounts.models import User
 from tests.conftest import requires_postgresql, sign_token
@@ -135,12 +134,12 @@ class TestRejected:
 
     @pytest.mark.parametrize(
         ("setting", "value", "claim"),
-        [("issuer", "https://auth.example.com", "iss"), ("audience", "todo-api", "aud")],
+        [("ISSUER", "https://auth.example.com", "iss"), ("AUDIENCE", "todo-api", "aud")],
     )
     def test_wrong_or_missing_iss_and_aud_are_401_when_configured(
-        self, user, make_token, monkeypatch, setting, value, claim
+        self, user, make_token, jwt_settings, setting, value, claim
     ):
-        monkeypatch.setattr(token_backend, setting, value)
+        jwt_settings(**{setting: value})
 
         assert_unauthorized(get_tasks(user.id, f"Bearer {make_token(user.id)}"))
         wrong = make_token(user.id, **{claim: "https://elsewhere.example.com"})
