@@ -6,6 +6,7 @@ must be given; with `DEBUG` on, development defaults fill them in.
 """
 
 import os
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -44,6 +45,14 @@ def env_int(name: str, default: int) -> int:
 
 def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
+
+
+def env_rate(name: str, default: str) -> str:
+    """A DRF throttle rate such as `10/min`, checked here rather than at the first request."""
+    value = env_str(name, default)
+    if not re.fullmatch(r"[0-9]+/(s|sec|second|m|min|minute|h|hour|d|day)", value):
+        raise ImproperlyConfigured(f"{name} must look like 10/min (per s, min, hour or day).")
+    return value
 
 
 def env_secret(name: str, development_default: str) -> str:
@@ -172,7 +181,14 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "config.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": None,
+    # Throttles key anonymous clients by address: trust only as many X-Forwarded-For hops
+    # as there are proxies of our own in front, so a client cannot pick a fresh address.
+    "NUM_PROXIES": env_int("NUM_PROXIES", 0),
+    "DEFAULT_THROTTLE_RATES": {"auth": env_rate("AUTH_THROTTLE_RATE", "10/min")},
 }
+
+# Local accounts (API.md §5): register and sign in here, for deployments without Better Auth.
+LOCAL_AUTH_ENABLED = env_bool("LOCAL_AUTH_ENABLED", default=True)
 
 BETTER_AUTH_SECRET = env_secret("BETTER_AUTH_SECRET", "development-only-better-auth-secret")
 BETTER_AUTH_URL = env_str("BETTER_AUTH_URL").rstrip("/")
@@ -187,9 +203,10 @@ SIMPLE_JWT = {
     "AUTH_HEADER_TYPES": ("Bearer",),
     "USER_ID_FIELD": "id",
     "USER_ID_CLAIM": "sub",
-    # Better Auth's tokens carry neither a token type nor a jti.
-    "TOKEN_TYPE_CLAIM": None,
-    "JTI_CLAIM": None,
+    # Tokens issued here carry both, so a refresh token is never taken for an access token;
+    # Better Auth's carry neither, and BearerAccessToken does not require them.
+    "TOKEN_TYPE_CLAIM": "token_type",
+    "JTI_CLAIM": "jti",
     "AUTH_TOKEN_CLASSES": ("accounts.authentication.BearerAccessToken",),
     "ACCESS_TOKEN_LIFETIME": timedelta(seconds=env_int("JWT_ACCESS_TTL", 900)),
     "REFRESH_TOKEN_LIFETIME": timedelta(seconds=env_int("JWT_REFRESH_TTL", 7 * 24 * 3600)),
