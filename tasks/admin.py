@@ -51,6 +51,9 @@ class TaskAdmin(admin.ModelAdmin):
         OwnerFilter,
     ]
     search_fields = ["title", "description", "user__email"]
+    # Newest first along the primary key: the model's (-created_at, -id) order has no index
+    # of its own and would sort the whole table for every page.
+    ordering = ["-id"]
     list_select_related = ["user"]
     autocomplete_fields = ["user"]
     readonly_fields = ["created_at", "updated_at"]
