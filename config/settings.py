@@ -199,7 +199,11 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["accounts.throttles.PerUserRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         "tasks": env_rate("API_RATE_LIMIT", "1200/min"),
+        "auth": env_rate("AUTH_THROTTLE_RATE", "10/min"),
     },
+    # Throttles key anonymous clients by address: trust only as many X-Forwarded-For hops
+    # as there are proxies of our own in front, so a client cannot pick a fresh address.
+    "NUM_PROXIES": env_int("NUM_PROXIES", 0),
 }
 
 # Two ways to accept Better Auth's tokens, on together or alone (docs/better-auth.md):
@@ -227,6 +231,14 @@ if not BETTER_AUTH_SECRET and not BETTER_AUTH_JWKS_URL:
 SUPPORTED_JWKS_ALGORITHMS = {"EdDSA", "ES256", "ES384", "ES512"} | {
     f"{family}{bits}" for family in ("RS", "PS") for bits in (256, 384, 512)
 }
+# Local accounts (API.md §5): register and sign in here, for deployments without Better Auth.
+# Their tokens are HS256 with the shared secret, so they need one.
+LOCAL_AUTH_ENABLED = env_bool("LOCAL_AUTH_ENABLED", default=bool(BETTER_AUTH_SECRET))
+if LOCAL_AUTH_ENABLED and not BETTER_AUTH_SECRET:
+    raise ImproperlyConfigured(
+        "LOCAL_AUTH_ENABLED needs BETTER_AUTH_SECRET: the tokens it issues are signed with it."
+    )
+
 JWT_ALGORITHMS = env_list("JWT_ALGORITHMS", "EdDSA,ES256,ES512,RS256,PS256")
 if unsupported := sorted(set(JWT_ALGORITHMS) - SUPPORTED_JWKS_ALGORITHMS):
     raise ImproperlyConfigured(
@@ -250,9 +262,10 @@ SIMPLE_JWT = {
     "AUTH_HEADER_TYPES": ("Bearer",),
     "USER_ID_FIELD": "id",
     "USER_ID_CLAIM": "sub",
-    # Better Auth's tokens carry neither a token type nor a jti.
-    "TOKEN_TYPE_CLAIM": None,
-    "JTI_CLAIM": None,
+    # Tokens issued here carry both, so a refresh token is never taken for an access token;
+    # Better Auth's carry neither, and BearerAccessToken does not require them.
+    "TOKEN_TYPE_CLAIM": "token_type",
+    "JTI_CLAIM": "jti",
     "AUTH_TOKEN_CLASSES": ("accounts.authentication.BearerAccessToken",),
     "ACCESS_TOKEN_LIFETIME": timedelta(seconds=env_int("JWT_ACCESS_TTL", 900)),
     "REFRESH_TOKEN_LIFETIME": timedelta(seconds=env_int("JWT_REFRESH_TTL", 7 * 24 * 3600)),

@@ -10,6 +10,8 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    # Before the user-id route, which would otherwise take "auth" for a user id.
+    path("api/auth/", include("accounts.urls")),
     re_path(rf"^api/(?P<user_id>{USER_ID_PATTERN})/", include("tasks.urls")),
     re_path(r"^api/", errors.api_not_found),
 ]

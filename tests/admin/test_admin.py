@@ -1,0 +1,245 @@
+"""The Django admin for staff: fast task lists, bulk actions, users with their task counts."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from accounts.models import User
+from config import admin_paginator
+from config.admin_paginator import EstimatedCountPaginator
+from tasks.models import Task
+from tests.factories import TaskFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+requires_postgresql = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="planner estimates exist only in PostgreSQL"
+)
+
+TASKS_URL = reverse("admin:tasks_task_changelist")
+USERS_URL = reverse("admin:accounts_user_changelist")
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """The production hasher is slow on purpose; these tests check the admin, not its cost."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def queries_for_page(admin_client, url: str) -> int:
+    with CaptureQueriesContext(connection) as context:
+        assert admin_client.get(url).status_code == 200
+    return len(context.captured_queries)
+
+
+class TestTaskList:
+    def test_a_page_costs_the_same_queries_for_1_or_50_tasks(
+        self, admin_client, django_assert_num_queries
+    ):
+        TaskFactory()
+        admin_client.get(TASKS_URL)  # the session and content types are warm from here on
+        for_one = queries_for_page(admin_client, TASKS_URL)
+        TaskFactory.create_batch(49, user=UserFactory())
+
+        with django_assert_num_queries(for_one):
+            response = admin_client.get(TASKS_URL)
+
+        assert len(response.context["cl"].result_list) == 50
+
+    def test_shows_title_owner_completed_priority_due_and_updated(self, admin_client, task):
+        response = admin_client.get(TASKS_URL)
+
+        content = response.content.decode()
+        assert task.title in content and task.user.email in content
+        owner_link = f"{TASKS_URL}?owner={task.user_id}"
+        assert owner_link in content
+        headers = [header["text"] for header in response.context["result_headers"]][1:]
+        assert headers == ["title", "owner", "completed", "priority", "due at", "updated at"]
+
+    def test_search_finds_by_title_description_and_owner_email(self, admin_client, user):
+        by_title = TaskFactory(user=user, title="Buy oat milk")
+        by_description = TaskFactory(description="remember the oat bars")
+        owner = UserFactory(email="oat.farmer@example.com")
+        by_owner = TaskFactory(user=owner, title="Plough")
+        TaskFactory(title="Unrelated")
+
+        response = admin_client.get(TASKS_URL, {"q": "oat"})
+
+        found = {task.pk for task in response.context["cl"].result_list}
+        assert found == {by_title.pk, by_description.pk, by_owner.pk}
+
+    def test_owner_filter_lists_only_that_users_tasks(self, admin_client, user, other_user):
+        mine = TaskFactory.create_batch(2, user=user)
+        TaskFactory(user=other_user)
+
+        response = admin_client.get(TASKS_URL, {"owner": user.pk})
+
+        assert {task.pk for task in response.context["cl"].result_list} == {t.pk for t in mine}
+
+    def test_an_unknown_owner_is_an_empty_list_not_an_error(self, admin_client, task):
+        response = admin_client.get(TASKS_URL, {"owner": "no-such-user"})
+
+        assert response.status_code == 200
+        assert list(response.context["cl"].result_list) == []
+
+    def test_completed_filter(self, admin_client, user):
+        done = TaskFactory(user=user, completed=True)
+        TaskFactory(user=user)
+
+        response = admin_client.get(TASKS_URL, {"completed__exact": "1"})
+
+        assert [task.pk for task in response.context["cl"].result_list] == [done.pk]
+
+
+class TestBulkActions:
+    def run_action(self, admin_client, action: str, tasks: list[Task]):
+        return admin_client.post(
+            TASKS_URL,
+            {"action": action, "_selected_action": [task.pk for task in tasks]},
+            follow=True,
+        )
+
+    def test_mark_complete_completes_only_the_selected_tasks(self, admin_client, user):
+        chosen = TaskFactory.create_batch(2, user=user)
+        left_alone = TaskFactory(user=user)
+        before = Task.objects.get(pk=chosen[0].pk).updated_at
+
+        response = self.run_action(admin_client, "mark_complete", chosen)
+
+        assert "Marked 2 task(s) complete." in response.content.decode()
+        assert set(Task.objects.filter(completed=True)) == set(chosen)
+        assert Task.objects.get(pk=chosen[0].pk).updated_at > before
+        assert not Task.objects.get(pk=left_alone.pk).completed
+
+    def test_reopen_reopens_the_selected_tasks(self, admin_client, user):
+        chosen = TaskFactory.create_batch(2, user=user, completed=True)
+        left_alone = TaskFactory(user=user, completed=True)
+
+        response = self.run_action(admin_client, "reopen", chosen)
+
+        assert "Reopened 2 task(s)." in response.content.decode()
+        assert set(Task.objects.filter(completed=False)) == set(chosen)
+        assert Task.objects.get(pk=left_alone.pk).completed
+
+    def test_delete_selected_deletes_after_confirmation(self, admin_client, user):
+        chosen = TaskFactory.create_batch(2, user=user)
+        kept = TaskFactory(user=user)
+
+        admin_client.post(
+            TASKS_URL,
+            {
+                "action": "delete_selected",
+                "_selected_action": [task.pk for task in chosen],
+                "post": "yes",
+            },
+        )
+
+        assert list(Task.objects.all()) == [kept]
+
+
+class TestTaskForm:
+    def test_timestamps_are_read_only_and_the_owner_picker_loads_no_other_users(
+        self, admin_client, task
+    ):
+        strangers = UserFactory.create_batch(5)
+
+        response = admin_client.get(reverse("admin:tasks_task_change", args=[task.pk]))
+
+        content = response.content.decode()
+        assert 'name="created_at"' not in content and 'name="updated_at"' not in content
+        assert all(stranger.pk not in content for stranger in strangers)
+        assert "admin/autocomplete" in content
+
+    def test_an_edit_saves_through_the_model_and_moves_updated_at(self, admin_client, task):
+        before = task.updated_at
+
+        response = admin_client.post(
+            reverse("admin:tasks_task_change", args=[task.pk]),
+            {
+                "user": task.user_id,
+                "title": "Edited",
+                "description": "",
+                "completed": "on",
+                "priority": "3",
+                "tags": '["Home", "home"]',
+            },
+        )
+
+        assert response.status_code == 302
+        task.refresh_from_db()
+        assert (task.title, task.completed, task.tags) == ("Edited", True, ["home"])
+        assert task.updated_at > before and task.completed_at is not None
+
+
+class TestUserAdmin:
+    def test_shows_each_users_task_count_linking_to_their_tasks(self, admin_client, user):
+        TaskFactory.create_batch(3, user=user)
+        idle = UserFactory()
+
+        response = admin_client.get(USERS_URL)
+
+        counts = {row.pk: row.task_count for row in response.context["cl"].result_list}
+        assert counts[user.pk] == 3 and counts[idle.pk] == 0
+        assert f'href="{TASKS_URL}?owner={user.pk}">3</a>' in response.content.decode()
+
+    def test_a_page_costs_the_same_queries_for_1_or_50_users(
+        self, admin_client, django_assert_num_queries
+    ):
+        TaskFactory()
+        admin_client.get(USERS_URL)
+        for_two = queries_for_page(admin_client, USERS_URL)  # the admin and one owner
+        for owner in UserFactory.create_batch(48):
+            TaskFactory(user=owner)
+
+        with django_assert_num_queries(for_two):
+            response = admin_client.get(USERS_URL)
+
+        assert len(response.context["cl"].result_list) == 50
+
+    def test_staff_can_add_a_user_with_a_password(self, admin_client):
+        response = admin_client.post(
+            reverse("admin:accounts_user_add"),
+            {
+                "email": "New.Staff@Example.com",
+                "name": "New",
+                "password1": "a sturdy passphrase",
+                "password2": "a sturdy passphrase",
+                "usable_password": "true",
+            },
+        )
+
+        assert response.status_code == 302
+        created = User.objects.get(email="new.staff@example.com")
+        assert created.check_password("a sturdy passphrase")
+        assert len(created.pk) == 32
+
+
+class TestEstimatedCount:
+    def test_small_tables_and_other_databases_are_counted_exactly(self, user):
+        TaskFactory.create_batch(3, user=user)
+
+        assert EstimatedCountPaginator(Task.objects.all(), 10).count == 3
+
+    @requires_postgresql
+    def test_a_large_unfiltered_table_is_counted_from_the_planner_estimate(self, user, monkeypatch):
+        TaskFactory.create_batch(3, user=user)
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE tasks_task")
+        monkeypatch.setattr(admin_paginator, "ESTIMATE_ABOVE_ROWS", 2)
+
+        with CaptureQueriesContext(connection) as context:
+            count = EstimatedCountPaginator(Task.objects.all(), 10).count
+
+        assert count == 3
+        assert not any("COUNT(" in query["sql"].upper() for query in context.captured_queries)
+
+    @requires_postgresql
+    def test_a_filtered_list_is_counted_exactly(self, user, monkeypatch):
+        TaskFactory.create_batch(3, user=user)
+        TaskFactory(user=user, completed=True)
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE tasks_task")
+        monkeypatch.setattr(admin_paginator, "ESTIMATE_ABOVE_ROWS", 2)
+
+        assert EstimatedCountPaginator(Task.objects.filter(completed=True), 10).count == 1
