@@ -10,9 +10,11 @@ from rest_framework.serializers import BaseSerializer
 
 from accounts.permissions import IsPathUser
 from tasks.models import Task
+from tasks.schema import task_schema
 from tasks.serializers import CompleteSerializer, TaskSerializer
 
 
+@task_schema
 class TaskViewSet(viewsets.ModelViewSet):
     """The tasks of the user named in the path: `/api/{user_id}/tasks[/{id}[/complete]]`.
 
