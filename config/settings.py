@@ -139,10 +139,11 @@ def database_config(url: str, pool_mode: str, conn_max_age: int, connect_timeout
     return config
 
 
+DATABASE_POOL_MODE = env_str("DATABASE_POOL_MODE", "session").lower()
 DATABASES = {
     "default": database_config(
         env_str("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
-        pool_mode=env_str("DATABASE_POOL_MODE", "session").lower(),
+        pool_mode=DATABASE_POOL_MODE,
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 600),
         connect_timeout=env_int("DATABASE_CONNECT_TIMEOUT", 5),
     )

@@ -1,0 +1,39 @@
+"""gunicorn settings: `gunicorn -c config/gunicorn.conf.py config.wsgi` (docs/deployment.md).
+
+gunicorn reads this file itself, before Django starts, so it reads its own variables from the
+environment; they are listed in .env.example with the others.
+"""
+
+import os
+
+import gunicorn.http.wsgi
+
+bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
+# gthread measured fastest here (docs/deployment.md); "sync" and
+# "uvicorn_worker.UvicornWorker"-style ASGI workers are the alternatives.
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
+workers = int(os.environ.get("WEB_CONCURRENCY", str(os.cpu_count() or 1)))
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+# A worker silent for this long is killed and replaced; a request should never come close.
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+# On SIGTERM, workers stop accepting and get this long to finish in-flight requests.
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
+# Each worker listens on its own socket and the kernel spreads connections over them; with
+# one shared socket, one busy worker tends to accept nearly every keep-alive connection.
+reuse_port = os.environ.get("GUNICORN_REUSE_PORT", "true").lower() in {"1", "true", "yes", "on"}
+# Recycle workers now and then so a slow leak cannot grow forever; jitter avoids a stampede.
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "10000"))
+max_requests_jitter = max_requests // 10
+# The app logs every request itself (with its request id), so gunicorn's access log is off.
+accesslog = None
+errorlog = "-"
+loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+# /tmp may be disk-backed in containers; worker heartbeats belong in memory.
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
+# The runtime control socket (in $HOME) is not used; containers may not even have a $HOME.
+control_socket_disable = True
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+# gunicorn names itself in a `Server` header on every response; say nothing instead.
+gunicorn.http.wsgi.SERVER = ""
