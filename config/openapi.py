@@ -29,10 +29,14 @@ class ErrorSerializer(serializers.Serializer):
 
 
 class ValidationErrorSerializer(ErrorSerializer):
-    """A 400: the sentence, and every message under the field (or parameter) it is about."""
+    """A 400: the sentence, and every message under the field (or parameter) it is about.
+
+    `errors` is absent when the body could not be read at all (malformed JSON).
+    """
 
     errors = serializers.DictField(
         child=serializers.ListField(child=serializers.CharField()),
+        required=False,
         help_text="Messages per field or query parameter; `non_field_errors` for the body.",
     )
 
@@ -45,7 +49,10 @@ def error_response(description: str, example: str | None = None) -> OpenApiRespo
 
 VALIDATION_ERROR = OpenApiResponse(
     ValidationErrorSerializer,
-    description="The body or a query parameter is invalid; `errors` names each one.",
+    description=(
+        "The body or a query parameter is invalid (`errors` names each one), "
+        "or the body is not valid JSON."
+    ),
     examples=[
         OpenApiExample(
             "validation error",

@@ -39,7 +39,7 @@ task_operations = extend_schema_view(
         operation_id="listTasks",
         summary="List your tasks",
         description="Your tasks, newest first, as a plain array.",
-        examples=[OpenApiExample("tasks", value=[TASK_EXAMPLE], response_only=True)],
+        examples=[OpenApiExample("tasks", value=TASK_EXAMPLE, response_only=True)],
     ),
     create=extend_schema(
         operation_id="createTask",

@@ -72,7 +72,8 @@ def test_error_responses_use_the_detail_shapes(schema):
     }
     components = schema["components"]["schemas"]
     assert components["Error"]["required"] == ["detail"]
-    assert set(components["ValidationError"]["required"]) == {"detail", "errors"}
+    assert components["ValidationError"]["required"] == ["detail"]
+    assert "errors" in components["ValidationError"]["properties"]
 
 
 def test_reads_document_no_body_errors(schema):
