@@ -25,7 +25,8 @@ RUN groupadd --system --gid 10001 app \
     && useradd --system --uid 10001 --gid app --home-dir /app --no-create-home app
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
-COPY --chown=app:app . .
+# Root owns the code; the app user can read it but not change it.
+COPY . .
 # Static files (admin, API docs) are collected at build time and served by WhiteNoise.
 # The throwaway secrets only let settings load; they are not in the final environment.
 RUN DEBUG=false SECRET_KEY=collectstatic-only BETTER_AUTH_SECRET=collectstatic-only \
