@@ -1,6 +1,6 @@
 """Local accounts (API.md §5): register, sign in, refresh, and who am I."""
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
@@ -37,7 +37,7 @@ class RegisterView(PublicAuthMixin, APIView):
 
     serializer_class = RegisterSerializer
 
-    @extend_schema(responses={201: RegisteredSerializer})
+    @extend_schema(operation_id="register", tags=["auth"], responses={201: RegisteredSerializer})
     def post(self, request: Request) -> Response:
         serializer = RegisterSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -51,12 +51,14 @@ class RegisterView(PublicAuthMixin, APIView):
         return Response(body, status=status.HTTP_201_CREATED)
 
 
+@extend_schema_view(post=extend_schema(tags=["auth"], operation_id="obtainToken"))
 class TokenView(PublicAuthMixin, TokenObtainPairView):
     """`POST /api/auth/token` → 200 `{"access", "refresh", "user_id"}`; wrong credentials 401."""
 
     serializer_class = TokenSerializer
 
 
+@extend_schema_view(post=extend_schema(tags=["auth"], operation_id="refreshToken"))
 class RefreshView(PublicAuthMixin, TokenRefreshView):
     """`POST /api/auth/token/refresh` → 200 `{"access"}`; anything but a refresh token is 401."""
 
@@ -69,5 +71,6 @@ class MeView(APIView):
     permission_classes = [IsAuthenticated]
     serializer_class = UserSerializer
 
+    @extend_schema(operation_id="getMe", tags=["auth"])
     def get(self, request: Request) -> Response:
         return Response(UserSerializer(request.user).data)

@@ -104,6 +104,8 @@ MIDDLEWARE = [
     "config.middleware.RequestIDMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "config.middleware.RequestBodyLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -121,7 +123,8 @@ APPEND_SLASH = False
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        # Project overrides of app templates (the offline ReDoc page).
+        "DIRS": [BASE_DIR / "config" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -133,11 +136,37 @@ TEMPLATES = [
     },
 ]
 
+
+def database_config(url: str, pool_mode: str, conn_max_age: int, connect_timeout: int) -> dict:
+    """Django's settings for the database at `url`.
+
+    Options in the URL (`?sslmode=require`, ...) pass through to the driver. `pool_mode` is
+    "transaction" when connecting through a pooler in transaction mode (PgBouncer, Neon's
+    pooled endpoint): consecutive transactions may then run on different server connections,
+    so neither server-side cursors nor prepared statements may outlive a transaction.
+    """
+    if pool_mode not in {"session", "transaction"}:
+        raise ImproperlyConfigured(
+            f"DATABASE_POOL_MODE must be session or transaction, not {pool_mode!r}."
+        )
+    config = dj_database_url.parse(url, conn_max_age=conn_max_age, conn_health_checks=True)
+    if config["ENGINE"] == "django.db.backends.postgresql":
+        options = config.setdefault("OPTIONS", {})
+        # Bounds how long a request (and /readyz) waits for an unreachable database.
+        options.setdefault("connect_timeout", connect_timeout)
+        if pool_mode == "transaction":
+            config["DISABLE_SERVER_SIDE_CURSORS"] = True
+            options["prepare_threshold"] = None
+    return config
+
+
+DATABASE_POOL_MODE = env_str("DATABASE_POOL_MODE", "session").lower()
 DATABASES = {
-    "default": dj_database_url.parse(
+    "default": database_config(
         env_str("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
+        pool_mode=DATABASE_POOL_MODE,
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 600),
-        conn_health_checks=True,
+        connect_timeout=env_int("DATABASE_CONNECT_TIMEOUT", 5),
     )
 }
 
@@ -184,6 +213,36 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# Served by WhiteNoise from STATIC_ROOT (filled by `collectstatic`), compressed. Not the
+# manifest variant: it fails every page that names a static file until collectstatic has
+# run, which would break tests and `runserver` with DEBUG off for no gain on an API.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+
+# API.md §7: bodies over 1 MiB are a 413 (config.middleware.RequestBodyLimitMiddleware).
+REQUEST_BODY_MAX_BYTES = 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = REQUEST_BODY_MAX_BYTES
+
+# Behind a TLS-terminating proxy, name the header it sets (X-Forwarded-Proto) so Django
+# knows a request came in over HTTPS. Only set it when the proxy overwrites that header.
+SECURE_PROXY_SSL_HEADER_NAME = env_str("SECURE_PROXY_SSL_HEADER")
+if SECURE_PROXY_SSL_HEADER_NAME:
+    SECURE_PROXY_SSL_HEADER = (
+        "HTTP_" + SECURE_PROXY_SSL_HEADER_NAME.upper().replace("-", "_"),
+        "https",
+    )
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+# Probes come over plain HTTP from inside the host or container.
+SECURE_REDIRECT_EXEMPT = [r"^healthz/?$", r"^readyz/?$"]
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=True)
+SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", default=not DEBUG)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SESSION_COOKIE_HTTPONLY = True
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REST_FRAMEWORK = {
@@ -191,7 +250,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "config.openapi.ApiAutoSchema",
     "EXCEPTION_HANDLER": "config.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": None,
     # Per-user limits on /api/{user_id}/..., counted in the shared cache so that every worker
@@ -285,7 +344,12 @@ CORS_ALLOW_HEADERS = [
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Todo API",
-    "DESCRIPTION": "Each signed-in user's tasks. Contract: shared/API.md.",
+    "DESCRIPTION": (
+        "Each signed-in user's tasks, at `/api/{user_id}/tasks`. Send the JWT from Better Auth "
+        "(or from `/api/auth/token`) as `Authorization: Bearer <token>`; `{user_id}` is its "
+        "`sub`. Every route also answers with a trailing slash. Errors are "
+        '`{"detail": "..."}`; validation errors (400) add `"errors": {"field": ["..."]}`.'
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     # The docs pages load their assets from this app, so they work with no internet.
@@ -293,20 +357,31 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "PREPROCESSING_HOOKS": ["config.openapi.strip_optional_trailing_slash"],
+    "ENUM_NAME_OVERRIDES": {"CheckResultEnum": "config.health.CHECK_RESULTS"},
+    "TAGS": [
+        {"name": "tasks", "description": "The signed-in user's tasks."},
+        {"name": "health", "description": "Probes for load balancers and orchestrators."},
+    ],
 }
 
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
+# "json": one JSON object per line (config.logging.JsonFormatter); "plain" for people.
+LOG_FORMAT = env_str("LOG_FORMAT", "plain").lower()
+if LOG_FORMAT not in {"plain", "json"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, not {LOG_FORMAT!r}.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"request_id": {"()": "config.middleware.RequestIDLogFilter"}},
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {"()": "config.logging.JsonFormatter"},
     },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "formatter": "plain",
+            "formatter": LOG_FORMAT,
             "filters": ["request_id"],
         },
     },

@@ -4,8 +4,6 @@ from django.db import connection, transaction
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpResponse
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import generics, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
@@ -15,70 +13,22 @@ from rest_framework.serializers import BaseSerializer
 
 from accounts.permissions import IsPathUser
 from tasks import caching, idempotency
-from tasks.filters import PRIORITY_LIST_SCHEMA, TaskFilter, overdue_condition
+from tasks.filters import TaskFilter, overdue_condition
 from tasks.models import Priority, Task
 from tasks.pagination import HeaderLimitOffsetPagination
+from tasks.schema import tag_list_schema, task_schema
 from tasks.serializers import (
     BulkActionSerializer,
-    BulkResultSerializer,
     CompleteSerializer,
     TagCountSerializer,
     TaskSerializer,
-    TaskStatsSerializer,
 )
 from tasks.services import tasks_delete, tasks_set_completed
 
 LOCKING_METHODS = {"PUT", "PATCH", "DELETE"}
 
-LIST_HEADERS = [
-    OpenApiParameter(
-        "X-Total-Count",
-        OpenApiTypes.INT,
-        location=OpenApiParameter.HEADER,
-        response=True,
-        description="How many tasks match the filters, over all pages.",
-    ),
-    OpenApiParameter(
-        "Link",
-        OpenApiTypes.STR,
-        location=OpenApiParameter.HEADER,
-        response=True,
-        description=(
-            'RFC 8288 links to the neighbouring pages: `<url>; rel="next"` (absent on the '
-            'last page) and `<url>; rel="prev"` (absent at offset 0), with the same filters.'
-        ),
-    ),
-]
 
-
-def filter_parameter(name: str, schema: dict, **kwargs) -> OpenApiParameter:
-    """The OpenAPI entry of a filter whose type is custom, described by its help text
-    (drf-spectacular drops the help text of filters with a type override)."""
-    description = TaskFilter.base_filters[name].extra["help_text"]
-    return OpenApiParameter(name, schema, description=description, **kwargs)
-
-
-BOOLEAN_PARAMETER = {"type": "string", "enum": ["true", "false"]}
-LIST_FILTER_PARAMETERS = [
-    filter_parameter("completed", BOOLEAN_PARAMETER),
-    filter_parameter("overdue", BOOLEAN_PARAMETER),
-    filter_parameter("priority", PRIORITY_LIST_SCHEMA),
-    filter_parameter("tag", OpenApiTypes.STR, many=True, explode=True, style="form"),
-    filter_parameter("due_before", OpenApiTypes.DATETIME),
-    filter_parameter("due_after", OpenApiTypes.DATETIME),
-]
-
-
-@extend_schema_view(
-    list=extend_schema(
-        summary="List the user's tasks",
-        description=(
-            "A plain JSON array, newest first unless `sort` says otherwise. Filters combine; "
-            "a bad value is a 400 naming the parameter; unknown parameters are ignored."
-        ),
-        parameters=[*LIST_FILTER_PARAMETERS, *LIST_HEADERS],
-    )
-)
+@task_schema
 class TaskViewSet(viewsets.ModelViewSet):
     """The tasks of the user named in the path: `/api/{user_id}/tasks[/{id}[/complete]]`,
     plus `/tasks/stats` and `/tasks/bulk`.
@@ -182,7 +132,6 @@ class TaskViewSet(viewsets.ModelViewSet):
             task.save(update_fields=["completed"])
         return respond(TaskSerializer(task).data)
 
-    @extend_schema(summary="Count the user's tasks", responses=TaskStatsSerializer)
     @action(detail=False, methods=["get"], filter_backends=[], pagination_class=None)
     def stats(self, request: Request, *args, **kwargs) -> Response:
         """Totals over all the user's tasks, in one aggregate query."""
@@ -207,11 +156,6 @@ class TaskViewSet(viewsets.ModelViewSet):
         }
         return Response(body)
 
-    @extend_schema(
-        summary="Complete, reopen or delete many tasks",
-        request=BulkActionSerializer,
-        responses=BulkResultSerializer,
-    )
     @action(
         detail=False,
         methods=["post"],
@@ -270,7 +214,7 @@ class TagListView(generics.GenericAPIView):
     serializer_class = TagCountSerializer
     pagination_class = None
 
-    @extend_schema(summary="List the user's tags", responses=TagCountSerializer(many=True))
+    @tag_list_schema
     def get(self, request: Request, user_id: str) -> Response:
         # Unnesting a JSON array has no ORM spelling, and each database spells it its own way.
         with connection.cursor() as cursor:

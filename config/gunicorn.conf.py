@@ -1,0 +1,45 @@
+"""gunicorn settings: `gunicorn -c config/gunicorn.conf.py config.wsgi` (docs/deployment.md).
+
+gunicorn reads this file itself, before Django starts, so it reads its own variables from the
+environment; they are listed in .env.example with the others.
+"""
+
+import os
+
+import gunicorn.http.wsgi
+
+
+def env(name: str, default: str) -> str:
+    """The variable's value; unset and empty (as `.env.example` leaves some) mean default."""
+    return os.environ.get(name, "").strip() or default
+
+
+bind = env("GUNICORN_BIND", "0.0.0.0:8000")
+# gthread measured fastest here (docs/deployment.md); "sync" and
+# "uvicorn.workers.UvicornWorker" (with config.asgi) are the alternatives.
+worker_class = env("GUNICORN_WORKER_CLASS", "gthread")
+workers = int(env("WEB_CONCURRENCY", str(os.cpu_count() or 1)))
+threads = int(env("GUNICORN_THREADS", "4"))
+# A worker silent for this long is killed and replaced; a request should never come close.
+timeout = int(env("GUNICORN_TIMEOUT", "30"))
+# On SIGTERM, workers stop accepting and get this long to finish in-flight requests.
+graceful_timeout = int(env("GUNICORN_GRACEFUL_TIMEOUT", "30"))
+keepalive = int(env("GUNICORN_KEEPALIVE", "5"))
+# Each worker listens on its own socket and the kernel spreads connections over them; with
+# one shared socket, one busy worker tends to accept nearly every keep-alive connection.
+reuse_port = env("GUNICORN_REUSE_PORT", "true").lower() in {"1", "true", "yes", "on"}
+# Recycle workers now and then so a slow leak cannot grow forever; jitter avoids a stampede.
+max_requests = int(env("GUNICORN_MAX_REQUESTS", "10000"))
+max_requests_jitter = max_requests // 10
+# The app logs every request itself (with its request id), so gunicorn's access log is off.
+accesslog = None
+errorlog = "-"
+loglevel = env("LOG_LEVEL", "info").lower()
+# /tmp may be disk-backed in containers; worker heartbeats belong in memory.
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
+# The runtime control socket (in $HOME) is not used; containers may not even have a $HOME.
+control_socket_disable = True
+forwarded_allow_ips = env("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+# gunicorn names itself in a `Server` header on every response; say nothing instead.
+gunicorn.http.wsgi.SERVER = ""

@@ -1,0 +1,218 @@
+"""OpenAPI documentation of the task routes: operation ids, summaries, examples.
+
+Kept out of views.py so the viewset reads as behaviour; `@task_schema` applies it.
+"""
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
+
+from config.openapi import error_response
+from tasks.filters import PRIORITY_LIST_SCHEMA, TaskFilter
+from tasks.serializers import (
+    BulkActionSerializer,
+    BulkResultSerializer,
+    TagCountSerializer,
+    TaskSerializer,
+    TaskStatsSerializer,
+)
+
+TASK_EXAMPLE = {
+    "id": 42,
+    "user_id": "gY3kPqZ0v8XhR2mN5tLw7cJ1bF4dA6sE",
+    "title": "Buy milk",
+    "description": "Two litres, semi-skimmed",
+    "completed": False,
+    "created_at": "2026-11-23T10:00:00Z",
+    "updated_at": "2026-11-23T10:00:00Z",
+}
+TASK_RESPONSE_EXAMPLE = OpenApiExample("task", value=TASK_EXAMPLE, response_only=True)
+TASK_ID = OpenApiParameter(
+    "id", OpenApiTypes.INT, OpenApiParameter.PATH, description="The task's id."
+)
+NEW_TASK_EXAMPLE = OpenApiExample(
+    "new task",
+    value={"title": "Buy milk", "description": "Two litres, semi-skimmed"},
+    request_only=True,
+)
+
+
+LIST_HEADERS = [
+    OpenApiParameter(
+        "X-Total-Count",
+        OpenApiTypes.INT,
+        location=OpenApiParameter.HEADER,
+        response=True,
+        description="How many tasks match the filters, over all pages.",
+    ),
+    OpenApiParameter(
+        "Link",
+        OpenApiTypes.STR,
+        location=OpenApiParameter.HEADER,
+        response=True,
+        description=(
+            'RFC 8288 links to the neighbouring pages: `<url>; rel="next"` (absent on the '
+            'last page) and `<url>; rel="prev"` (absent at offset 0), with the same filters.'
+        ),
+    ),
+]
+
+
+def filter_parameter(name: str, schema: dict, **kwargs) -> OpenApiParameter:
+    """The OpenAPI entry of a filter whose type is custom, described by its help text
+    (drf-spectacular drops the help text of filters with a type override)."""
+    description = TaskFilter.base_filters[name].extra["help_text"]
+    return OpenApiParameter(name, schema, description=description, **kwargs)
+
+
+BOOLEAN_PARAMETER = {"type": "string", "enum": ["true", "false"]}
+LIST_FILTER_PARAMETERS = [
+    filter_parameter("completed", BOOLEAN_PARAMETER),
+    filter_parameter("overdue", BOOLEAN_PARAMETER),
+    filter_parameter("priority", PRIORITY_LIST_SCHEMA),
+    filter_parameter("tag", OpenApiTypes.STR, many=True, explode=True, style="form"),
+    filter_parameter("due_before", OpenApiTypes.DATETIME),
+    filter_parameter("due_after", OpenApiTypes.DATETIME),
+]
+
+ETAG_HEADER = OpenApiParameter(
+    "ETag",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    response=[200, 201, 304],
+    description="Strong validator of this exact body; send it back in If-None-Match or If-Match.",
+)
+IF_NONE_MATCH = OpenApiParameter(
+    "If-None-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="An ETag from an earlier response: 304 with no body when nothing changed.",
+)
+IF_MATCH = OpenApiParameter(
+    "If-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="The task's ETag as you read it: 412 if the task changed since (`*` matches any).",
+)
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description=(
+        "1-255 visible ASCII characters. A repeat within 24 h returns the first response "
+        "(with `Idempotent-Replayed: true`) and creates nothing; another body is a 422."
+    ),
+)
+NOT_MODIFIED = OpenApiResponse(description="Not modified: your copy (If-None-Match) is current.")
+PRECONDITION_FAILED = error_response(
+    "If-Match did not match: the task changed since you read it.",
+    "The task has changed since you read it; fetch it again and retry.",
+)
+KEY_REUSED = error_response(
+    "This Idempotency-Key was already used with a different body.",
+    "This Idempotency-Key was already used with a different request body.",
+)
+
+
+task_operations = extend_schema_view(
+    list=extend_schema(
+        operation_id="listTasks",
+        summary="List your tasks",
+        description=(
+            "A plain JSON array, newest first unless `sort` says otherwise. Filters combine; "
+            "a bad value is a 400 naming the parameter; unknown parameters are ignored."
+        ),
+        parameters=[*LIST_FILTER_PARAMETERS, *LIST_HEADERS, IF_NONE_MATCH, ETAG_HEADER],
+        responses={200: TaskSerializer(many=True), 304: NOT_MODIFIED},
+        examples=[OpenApiExample("tasks", value=[TASK_EXAMPLE], response_only=True)],
+    ),
+    create=extend_schema(
+        operation_id="createTask",
+        summary="Create a task",
+        description="`user_id`, `id` and the timestamps are set by the server.",
+        parameters=[
+            OpenApiParameter(
+                "Location",
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                response=[201],
+                description="The new task's URL.",
+            ),
+            IDEMPOTENCY_KEY,
+            ETAG_HEADER,
+        ],
+        responses={201: TaskSerializer, 422: KEY_REUSED},
+        examples=[NEW_TASK_EXAMPLE, TASK_RESPONSE_EXAMPLE],
+    ),
+    retrieve=extend_schema(
+        operation_id="getTask",
+        parameters=[TASK_ID, IF_NONE_MATCH, ETAG_HEADER],
+        responses={200: TaskSerializer, 304: NOT_MODIFIED},
+        summary="Get a task",
+        examples=[TASK_RESPONSE_EXAMPLE],
+    ),
+    update=extend_schema(
+        operation_id="updateTask",
+        parameters=[TASK_ID, IF_MATCH, ETAG_HEADER],
+        summary="Update a task",
+        description="Needs `title`; writable fields left out keep their value.",
+        responses={200: TaskSerializer, 412: PRECONDITION_FAILED},
+        examples=[NEW_TASK_EXAMPLE, TASK_RESPONSE_EXAMPLE],
+    ),
+    partial_update=extend_schema(
+        operation_id="patchTask",
+        parameters=[TASK_ID, IF_MATCH, ETAG_HEADER],
+        summary="Change some fields of a task",
+        responses={200: TaskSerializer, 412: PRECONDITION_FAILED},
+        examples=[
+            OpenApiExample("rename", value={"title": "Buy oat milk"}, request_only=True),
+            TASK_RESPONSE_EXAMPLE,
+        ],
+    ),
+    destroy=extend_schema(
+        operation_id="deleteTask",
+        parameters=[TASK_ID, IF_MATCH],
+        summary="Delete a task",
+        responses={204: OpenApiResponse(description="Deleted; no body."), 412: PRECONDITION_FAILED},
+    ),
+    complete=extend_schema(
+        operation_id="completeTask",
+        parameters=[TASK_ID, IF_MATCH, ETAG_HEADER],
+        summary="Toggle or set `completed`",
+        description=(
+            'An empty body toggles `completed`; `{"completed": true|false}` sets it '
+            "(repeating it changes nothing)."
+        ),
+        responses={200: TaskSerializer, 412: PRECONDITION_FAILED},
+        examples=[
+            OpenApiExample("set", value={"completed": True}, request_only=True),
+            TASK_RESPONSE_EXAMPLE,
+        ],
+    ),
+    stats=extend_schema(
+        operation_id="getTaskStats", summary="Count your tasks", responses=TaskStatsSerializer
+    ),
+    bulk=extend_schema(
+        operation_id="bulkTasks",
+        summary="Complete, reopen or delete many tasks",
+        request=BulkActionSerializer,
+        responses=BulkResultSerializer,
+    ),
+)
+
+tag_list_schema = extend_schema(
+    operation_id="listTags",
+    summary="List your tags",
+    tags=["tasks"],
+    responses=TagCountSerializer(many=True),
+)
+
+
+def task_schema(viewset: type) -> type:
+    """Documents `TaskViewSet`: every operation tagged "tasks", with the names above."""
+    return extend_schema(tags=["tasks"])(task_operations(viewset))

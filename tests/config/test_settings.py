@@ -1,0 +1,80 @@
+"""Production settings: `check --deploy` is clean; database URLs and pool modes."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.crypto import get_random_string
+
+from config.settings import database_config
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+# Values pytest-env sets for the test run, which a production process would not have.
+TEST_ONLY_VARIABLES = {"SECURE_SSL_REDIRECT", "ALLOWED_HOSTS", "CORS_ALLOWED_ORIGINS"}
+
+
+def test_check_deploy_is_clean_with_only_the_secrets_set():
+    environment = {k: v for k, v in os.environ.items() if k not in TEST_ONLY_VARIABLES}
+    environment.update(DEBUG="false", SECRET_KEY=get_random_string(64), BETTER_AUTH_SECRET="x" * 32)
+
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=PROJECT_ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_sslmode_and_other_url_options_reach_the_driver():
+    config = database_config(
+        "postgresql://app:pw@db.example.com:5432/todo?sslmode=require&application_name=todo",
+        pool_mode="session",
+        conn_max_age=600,
+        connect_timeout=5,
+    )
+
+    assert config["HOST"] == "db.example.com"
+    assert config["OPTIONS"]["sslmode"] == "require"
+    assert config["OPTIONS"]["application_name"] == "todo"
+    assert config["OPTIONS"]["connect_timeout"] == 5
+    assert not config.get("DISABLE_SERVER_SIDE_CURSORS")
+    assert "prepare_threshold" not in config["OPTIONS"]
+
+
+def test_transaction_pooling_disables_server_side_cursors_and_prepared_statements():
+    config = database_config(
+        "postgresql://app:pw@pooler.example.com/todo?sslmode=require",
+        pool_mode="transaction",
+        conn_max_age=600,
+        connect_timeout=5,
+    )
+
+    assert config["DISABLE_SERVER_SIDE_CURSORS"] is True
+    assert config["OPTIONS"]["prepare_threshold"] is None
+    assert config["OPTIONS"]["sslmode"] == "require"
+
+
+def test_a_connect_timeout_in_the_url_wins():
+    config = database_config(
+        "postgresql://app@db/todo?connect_timeout=2", "session", conn_max_age=0, connect_timeout=5
+    )
+
+    assert str(config["OPTIONS"]["connect_timeout"]) == "2"
+
+
+def test_an_unknown_pool_mode_is_refused():
+    with pytest.raises(ImproperlyConfigured, match="DATABASE_POOL_MODE"):
+        database_config("postgresql://app@db/todo", "statement", conn_max_age=0, connect_timeout=5)
+
+
+def test_hsts_is_sent_on_https_responses(client):
+    response = client.get("/healthz", secure=True)
+
+    assert response["Strict-Transport-Security"].startswith("max-age=31536000")

@@ -1,0 +1,96 @@
+"""The OpenAPI document: valid, warning-free, clean paths, and usable by client generators."""
+
+import re
+
+import pytest
+from django.core.management import call_command
+from rest_framework.test import APIClient
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(scope="module")
+def schema(django_db_blocker) -> dict:
+    with django_db_blocker.unblock():
+        response = APIClient().get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert response.status_code == 200
+    return response.json()
+
+
+def operations(schema: dict):
+    for path, item in schema["paths"].items():
+        for method, operation in item.items():
+            yield path, method, operation
+
+
+def test_schema_validates_with_no_warnings(tmp_path):
+    # Same as CI's `manage.py spectacular --validate --fail-on-warn`: raises on any warning.
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", tmp_path / "s.yaml")
+
+
+def test_paths_are_documented_once_without_the_optional_trailing_slash(schema):
+    assert "/api/{user_id}/tasks" in schema["paths"]
+    assert "/api/{user_id}/tasks/{id}/complete" in schema["paths"]
+    assert not [path for path in schema["paths"] if path.endswith("/")]
+
+
+def test_operation_ids_are_unique_camel_case_names(schema):
+    ids = [operation["operationId"] for _, _, operation in operations(schema)]
+    assert len(ids) == len(set(ids))
+    assert all(re.fullmatch(r"[a-z][A-Za-z]+", operation_id) for operation_id in ids)
+    assert {"listTasks", "createTask", "getTask", "completeTask", "getReadiness"} <= set(ids)
+
+
+def test_every_operation_is_tagged(schema):
+    assert all(operation.get("tags") for _, _, operation in operations(schema))
+
+
+def test_task_routes_require_the_bearer_scheme(schema):
+    assert schema["components"]["securitySchemes"]["bearerAuth"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+    }
+    list_tasks = schema["paths"]["/api/{user_id}/tasks"]["get"]
+    assert list_tasks["security"] == [{"bearerAuth": []}]
+
+
+def test_probes_need_no_authentication(schema):
+    assert schema["paths"]["/healthz"]["get"]["security"] == [{}]
+    assert schema["paths"]["/readyz"]["get"]["security"] == [{}]
+
+
+def test_error_responses_use_the_detail_shapes(schema):
+    create = schema["paths"]["/api/{user_id}/tasks"]["post"]["responses"]
+
+    def ref(status):
+        return create[status]["content"]["application/json"]["schema"]["$ref"]
+
+    assert ref("400") == "#/components/schemas/ValidationError"
+    assert {ref(status) for status in ("401", "403", "404", "413", "415")} == {
+        "#/components/schemas/Error"
+    }
+    components = schema["components"]["schemas"]
+    assert components["Error"]["required"] == ["detail"]
+    assert components["ValidationError"]["required"] == ["detail"]
+    assert "errors" in components["ValidationError"]["properties"]
+
+
+def test_reads_document_no_body_errors(schema):
+    get_task = schema["paths"]["/api/{user_id}/tasks/{id}"]["get"]["responses"]
+    assert set(get_task) == {"200", "304", "401", "403", "404", "429"}
+
+
+def test_created_task_documents_its_location_header(schema):
+    created = schema["paths"]["/api/{user_id}/tasks"]["post"]["responses"]["201"]
+    assert "Location" in created["headers"]
+
+
+@pytest.mark.parametrize("url", ["/api/docs/", "/api/redoc/"])
+def test_docs_pages_load_every_asset_from_this_server(url):
+    response = APIClient().get(url)
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "/static/drf_spectacular_sidecar/" in html
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", html)
