@@ -25,7 +25,9 @@ from tasks.serializers import (
 )
 from tasks.services import tasks_delete, tasks_set_completed
 
-LOCKING_METHODS = {"PUT", "PATCH", "DELETE"}
+# The writes to one task. Keyed by action, not method: DRF's OPTIONS metadata calls
+# get_object() with a PUT request clone, outside any transaction.
+LOCKING_ACTIONS = {"update", "partial_update", "destroy", "complete"}
 
 
 @task_schema
@@ -53,7 +55,7 @@ class TaskViewSet(viewsets.ModelViewSet):
             # Schema generation has no path user; it only needs the model.
             return Task.objects.none()
         tasks = Task.objects.filter(user_id=self.kwargs["user_id"])
-        if self.request.method in LOCKING_METHODS and "pk" in self.kwargs:
+        if self.action in LOCKING_ACTIONS:
             # Writes to one task read it under a row lock, so `If-Match` and the write are
             # one atomic step.
             tasks = tasks.select_for_update()
@@ -61,7 +63,7 @@ class TaskViewSet(viewsets.ModelViewSet):
 
     def get_object(self) -> Task:
         task = super().get_object()
-        if self.request.method in LOCKING_METHODS:
+        if self.action in LOCKING_ACTIONS:
             caching.check_if_match(self.request, caching.render(TaskSerializer(task).data))
         return task
 

@@ -469,3 +469,14 @@ def test_queries_are_scoped_to_the_path_user(owner_client, user, other_user):
 
     task_queries = [q["sql"] for q in queries if "tasks_task" in q["sql"]]
     assert task_queries and all(user.id in sql for sql in task_queries)
+
+
+@pytest.mark.django_db(transaction=True)  # outside a test transaction, as in production
+@pytest.mark.parametrize("headers", [{}, {"HTTP_IF_MATCH": ""}, {"HTTP_IF_MATCH": '"stale"'}])
+def test_options_on_a_task_describes_it_and_never_fails(owner_client, user, task, headers):
+    """DRF's OPTIONS metadata probes the object as a PUT would; it must not take a lock."""
+    response = owner_client.options(tasks_url(user, task), **headers)
+
+    assert response.status_code == 200
+    task.refresh_from_db()
+    assert task.title.startswith("Task")
