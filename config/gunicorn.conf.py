@@ -28,8 +28,10 @@ keepalive = int(env("GUNICORN_KEEPALIVE", "5"))
 # Each worker listens on its own socket and the kernel spreads connections over them; with
 # one shared socket, one busy worker tends to accept nearly every keep-alive connection.
 reuse_port = env("GUNICORN_REUSE_PORT", "true").lower() in {"1", "true", "yes", "on"}
-# Recycle workers now and then so a slow leak cannot grow forever; jitter avoids a stampede.
-max_requests = int(env("GUNICORN_MAX_REQUESTS", "10000"))
+# Off by default: a worker's memory stays flat under a long soak (docs/performance.md), and
+# each recycle drops that worker's keep-alive connections onto the others. Set it (with 10 %
+# jitter against a stampede) if a leak ever shows.
+max_requests = int(env("GUNICORN_MAX_REQUESTS", "0"))
 max_requests_jitter = max_requests // 10
 # The app logs every request itself (with its request id), so gunicorn's access log is off.
 accesslog = None

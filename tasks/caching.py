@@ -22,7 +22,7 @@ writers holding the same ETag only the first succeeds; the second gets a 412.
 """
 
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -118,13 +118,16 @@ def not_modified_response(etag: str) -> HttpResponse:
     return response
 
 
-def check_if_match(request: HttpRequest, current_body: bytes) -> None:
-    """Raise 412 unless `If-Match` is absent, `*`, or the task's current ETag (strong)."""
+def check_if_match(request: HttpRequest, current_body: Callable[[], bytes]) -> None:
+    """Raise 412 unless `If-Match` is absent, `*`, or the task's current ETag (strong).
+
+    The body is rendered only when a client sent `If-Match`.
+    """
     offered = request.headers.get("If-Match")
     if offered is None:
         return
     tags = parse_etags(offered)
-    if "*" not in tags and etag_of(current_body) not in tags:
+    if "*" not in tags and etag_of(current_body()) not in tags:
         raise PreconditionFailed()
 
 
