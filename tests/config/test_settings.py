@@ -38,9 +38,11 @@ def test_sslmode_and_other_url_options_reach_the_driver():
         pool_mode="session",
         conn_max_age=600,
         connect_timeout=5,
+        health_checks=True,
     )
 
     assert config["HOST"] == "db.example.com"
+    assert config["CONN_MAX_AGE"] == 600 and config["CONN_HEALTH_CHECKS"] is True
     assert config["OPTIONS"]["sslmode"] == "require"
     assert config["OPTIONS"]["application_name"] == "todo"
     assert config["OPTIONS"]["connect_timeout"] == 5
@@ -54,16 +56,22 @@ def test_transaction_pooling_disables_server_side_cursors_and_prepared_statement
         pool_mode="transaction",
         conn_max_age=600,
         connect_timeout=5,
+        health_checks=False,
     )
 
     assert config["DISABLE_SERVER_SIDE_CURSORS"] is True
     assert config["OPTIONS"]["prepare_threshold"] is None
+    assert config["CONN_HEALTH_CHECKS"] is False
     assert config["OPTIONS"]["sslmode"] == "require"
 
 
 def test_a_connect_timeout_in_the_url_wins():
     config = database_config(
-        "postgresql://app@db/todo?connect_timeout=2", "session", conn_max_age=0, connect_timeout=5
+        "postgresql://app@db/todo?connect_timeout=2",
+        "session",
+        conn_max_age=0,
+        connect_timeout=5,
+        health_checks=True,
     )
 
     assert str(config["OPTIONS"]["connect_timeout"]) == "2"
@@ -71,7 +79,13 @@ def test_a_connect_timeout_in_the_url_wins():
 
 def test_an_unknown_pool_mode_is_refused():
     with pytest.raises(ImproperlyConfigured, match="DATABASE_POOL_MODE"):
-        database_config("postgresql://app@db/todo", "statement", conn_max_age=0, connect_timeout=5)
+        database_config(
+            "postgresql://app@db/todo",
+            "statement",
+            conn_max_age=0,
+            connect_timeout=5,
+            health_checks=True,
+        )
 
 
 def test_hsts_is_sent_on_https_responses(client):
