@@ -1,11 +1,10 @@
 """Cached task reads with exact invalidation, ETags and conditional writes (API.md §4).
 
-Invalidation: every user row carries `tasks_version`. Every write to a user's tasks bumps it,
-in the database, in the same transaction as the write: single saves and deletes (API,
-`complete`, admin) through the signal receivers below, bulk queryset writes (bulk actions,
-management commands) through `tasks_write_batch()` / `bump_tasks_version()`. Authentication
-loads the user row on every request anyway, so a read knows the current version for free and
-caches under keys that contain it:
+Invalidation: every user row carries `tasks_version`, and every write to a user's tasks bumps
+it, in the database, in the statement that writes the task: triggers on the task table do it
+(migration 0004), so no write path can forget, be it the API, the admin, a bulk update or
+COPY. Authentication loads the user row on every request anyway, so a read knows the current
+version for free and caches under keys that contain it:
 
     tasks:list:<user>:<version>:<digest of host, path and query>   rendered list + headers
     tasks:task:<user>:<version>:<task id>                          rendered task
@@ -16,29 +15,24 @@ nothing cached before an outage can be served after it. Lists filtered with `ove
 on the clock as well as on the data, so they are never cached.
 
 ETags are a digest of the exact body, so they are strong. A cache hit carries its ETag, so
-`If-None-Match` is answered with a 304 without rebuilding anything. `If-Match` compares with
-the ETag of the task as it is now, read under a row lock in the write's transaction, so of two
-writers holding the same ETag only the first succeeds; the second gets a 412.
+`If-None-Match` is answered with a 304 without rebuilding anything. A write that carries
+`If-Match` compares it with the ETag of the task as it is now, read under a row lock in the
+write's transaction, so of two writers holding the same ETag only the first succeeds; the
+second gets a 412.
 """
 
 import hashlib
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import F
-from django.db.models.signals import post_delete, post_save
-from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 from django.utils.http import parse_etags
 from rest_framework.exceptions import APIException
 from rest_framework.settings import api_settings
 
 from accounts.models import User
-from tasks.models import Task
 
 CACHED_HEADERS = ("X-Total-Count", "Link")
 
@@ -47,43 +41,6 @@ class PreconditionFailed(APIException):
     status_code = 412
     default_detail = "The task has changed since you read it; fetch it again and retry."
     default_code = "precondition_failed"
-
-
-def bump_tasks_version(user_ids: Iterable[str]) -> None:
-    """Make every cached read of these users' tasks unreachable."""
-    user_ids = set(user_ids)
-    if user_ids:
-        User.objects.filter(pk__in=user_ids).update(tasks_version=F("tasks_version") + 1)
-
-
-pending_bumps: ContextVar[set[str] | None] = ContextVar("pending_bumps", default=None)
-
-
-@contextmanager
-def tasks_write_batch() -> Iterator[set[str]]:
-    """Collect the owners touched by a bulk write and bump each version once, at the end.
-
-    Call it inside the write's transaction. Owners of rows saved or deleted one by one are
-    collected by the signal receivers; a queryset `update()` sends no signals, so its caller
-    adds the owners to the yielded set itself.
-    """
-    owners: set[str] = set()
-    token = pending_bumps.set(owners)
-    try:
-        yield owners
-    finally:
-        pending_bumps.reset(token)
-    bump_tasks_version(owners)
-
-
-@receiver(post_save, sender=Task, dispatch_uid="tasks_version_on_save")
-@receiver(post_delete, sender=Task, dispatch_uid="tasks_version_on_delete")
-def task_changed(sender: type[Task], instance: Task, **kwargs: Any) -> None:
-    owners = pending_bumps.get()
-    if owners is None:
-        bump_tasks_version([instance.user_id])
-    else:
-        owners.add(instance.user_id)
 
 
 def render(data: Any) -> bytes:

@@ -1,4 +1,5 @@
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 
 from django.db import connection, transaction
 from django.db.models import Count, Q, QuerySet
@@ -27,7 +28,7 @@ from tasks.services import tasks_delete, tasks_set_completed
 
 # The writes to one task. Keyed by action, not method: DRF's OPTIONS metadata calls
 # get_object() with a PUT request clone, outside any transaction.
-LOCKING_ACTIONS = {"update", "partial_update", "destroy", "complete"}
+WRITE_ACTIONS = {"update", "partial_update", "destroy", "complete"}
 
 
 @task_schema
@@ -55,11 +56,19 @@ class TaskViewSet(viewsets.ModelViewSet):
             # Schema generation has no path user; it only needs the model.
             return Task.objects.none()
         tasks = Task.objects.filter(user_id=self.kwargs["user_id"])
-        if self.action in LOCKING_ACTIONS:
-            # Writes to one task read it under a row lock, so `If-Match` and the write are
-            # one atomic step.
+        if self.locks_task():
             tasks = tasks.select_for_update()
         return tasks
+
+    def locks_task(self) -> bool:
+        """Whether this write reads the task under a row lock, in one transaction with the
+        write: a toggle reads what it flips, and `If-Match` compares what it overwrites."""
+        return self.action == "complete" or (
+            self.action in WRITE_ACTIONS and "If-Match" in self.request.headers
+        )
+
+    def write_transaction(self) -> AbstractContextManager:
+        return transaction.atomic() if self.locks_task() else nullcontext()
 
     def filter_queryset(self, queryset: QuerySet[Task]) -> QuerySet[Task]:
         # The list's filters mean nothing to one task; building the FilterSet anyway would be
@@ -70,7 +79,7 @@ class TaskViewSet(viewsets.ModelViewSet):
 
     def get_object(self) -> Task:
         task = super().get_object()
-        if self.action in LOCKING_ACTIONS:
+        if self.action in WRITE_ACTIONS:
             caching.check_if_match(self.request, lambda: caching.render(TaskSerializer(task).data))
         return task
 
@@ -121,12 +130,12 @@ class TaskViewSet(viewsets.ModelViewSet):
         serializer.save(user=self.request.user)
 
     def update(self, request: Request, *args, **kwargs) -> HttpResponse:
-        with transaction.atomic():
+        with self.write_transaction():
             response = super().update(request, *args, **kwargs)
         return respond(response.data)
 
     def destroy(self, request: Request, *args, **kwargs) -> Response:
-        with transaction.atomic():
+        with self.write_transaction():
             return super().destroy(request, *args, **kwargs)
 
     @action(detail=True, methods=["patch"], serializer_class=CompleteSerializer)
