@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The two commands of the README, on a machine with nothing but Python 3.11+:
-#   ./dev.sh serve        install into .venv, migrate, serve on http://127.0.0.1:8000
+#   ./dev.sh serve        install into .venv, migrate, serve on http://127.0.0.1:8000 (PORT=...)
 #   ./dev.sh test [ARGS]  install into .venv (with test tools), run the whole suite (pytest ARGS)
-# Both use SQLite and the local-memory cache unless DATABASE_URL / REDIS_URL are set.
+# and, for everything else:
+#   ./dev.sh manage CMD   manage.py CMD in .venv, with DEBUG=true unless DEBUG is set
+# All use SQLite and the local-memory cache unless DATABASE_URL / REDIS_URL are set.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -10,6 +12,9 @@ python=${PYTHON:-python3}
 
 install() {
     local requirements=$1 stamp=.venv/.installed-$1
+    # Two commands started at once (serve in one shell, test in another) install one at a time.
+    exec 9>.venv.lock
+    flock 9
     if [ ! -x .venv/bin/python ]; then
         "$python" -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'
         "$python" -m venv .venv
@@ -19,6 +24,7 @@ install() {
         .venv/bin/python -m pip install --quiet -r "$requirements"
         touch "$stamp"
     fi
+    flock -u 9
 }
 
 case "${1:-}" in
@@ -34,8 +40,13 @@ test)
     shift
     exec .venv/bin/python -m pytest "$@"
     ;;
+manage)
+    install requirements.txt
+    shift
+    DEBUG=${DEBUG:-true} exec .venv/bin/python manage.py "$@"
+    ;;
 *)
-    echo "usage: ./dev.sh serve | ./dev.sh test [pytest arguments]" >&2
+    echo "usage: ./dev.sh serve | ./dev.sh test [pytest arguments] | ./dev.sh manage COMMAND" >&2
     exit 2
     ;;
 esac

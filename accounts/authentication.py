@@ -39,7 +39,8 @@ class BearerAccessToken(AccessToken):
 
 def string_claim(payload: dict[str, Any], name: str, max_length: int) -> str:
     value = payload.get(name)
-    return value[:max_length] if isinstance(value, str) else ""
+    # A display name is free text: a NUL would make PostgreSQL refuse the new user's row.
+    return value.replace("\x00", "")[:max_length] if isinstance(value, str) else ""
 
 
 class BearerTokenAuthentication(JWTAuthentication):

@@ -62,6 +62,9 @@ class KeySet:
 
     def key_for(self, kid: str, algorithm: str) -> PyJWK | None:
         """The key with this `kid`, if its type, curve and `alg` agree with `algorithm`."""
+        if kid not in self.keys:
+            # Not remembered: a forged token can name any kid, and memory must not grow.
+            return None
         if (kid, algorithm) not in self._prepared:
             self._prepared[kid, algorithm] = prepare_key(self.keys.get(kid), algorithm)
         return self._prepared[kid, algorithm]

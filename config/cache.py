@@ -103,7 +103,3 @@ class ResilientRedisCache(RedisCache):
         if self._guarded_client is None:
             self._guarded_client = GuardedClient(super().client, self.breaker)
         return self._guarded_client
-
-    @property
-    def is_available(self) -> bool:
-        return not self.breaker.is_open

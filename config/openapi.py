@@ -73,7 +73,7 @@ FORBIDDEN = error_response(
 )
 NOT_FOUND = error_response(
     "No such resource for this user; another user's resources are reported the same way.",
-    "No Task matches the given query.",
+    "Not found.",
 )
 TOO_LARGE = error_response("The request body is over 1 MiB.", "The request body is too large.")
 UNSUPPORTED_MEDIA_TYPE = error_response(

@@ -10,9 +10,9 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     re_path(r"^healthz/?$", HealthView.as_view(), name="healthz"),
     re_path(r"^readyz/?$", ReadinessView.as_view(), name="readyz"),
-    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    re_path(r"^api/schema/?$", SpectacularAPIView.as_view(), name="schema"),
+    re_path(r"^api/docs/?$", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    re_path(r"^api/redoc/?$", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     # Before the user-id route, which would otherwise take "auth" for a user id.
     path("api/auth/", include("accounts.urls")),
     re_path(rf"^api/(?P<user_id>{USER_ID_PATTERN})/", include("tasks.urls")),

@@ -71,6 +71,7 @@ def not_modified(request: HttpRequest, etag: str) -> bool:
 
 def not_modified_response(etag: str) -> HttpResponse:
     response = HttpResponse(status=304)
+    del response["Content-Type"]  # a 304 has no body to describe
     response["ETag"] = etag
     return response
 

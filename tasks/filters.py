@@ -5,7 +5,7 @@ into a DRF ValidationError, which config.errors shapes as `{"detail", "errors": 
 Empty values (`?status=`) mean "no filter", like an absent parameter.
 """
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import django_filters
@@ -49,8 +49,10 @@ class AwareDateTimeFormField(forms.Field):
         if value in ("", None):
             return None
         try:
-            return parse_aware_datetime(value)
-        except ValueError as error:
+            # In UTC here, so that a time at the very edge of the calendar (year 1 with a
+            # positive offset) is refused now rather than overflowing in the database.
+            return parse_aware_datetime(value).astimezone(UTC)
+        except (ValueError, OverflowError) as error:
             # Through params: django-filter %-formats messages, and this one contains "%2B".
             raise forms.ValidationError("%(reason)s", params={"reason": str(error)}) from None
 

@@ -51,8 +51,9 @@ def claim(request: Request, key: str) -> tuple[IdempotencyRecord, bool]:
     is still in flight); a known key with the same body is a replay; with another body, 422.
     """
     owner = request.user
+    # Expired keys of this user go now, so the table holds at most a day of each user's keys.
     IdempotencyRecord.objects.filter(
-        user=owner, key=key, created_at__lt=timezone.now() - KEY_LIFETIME
+        user=owner, created_at__lt=timezone.now() - KEY_LIFETIME
     ).delete()
     body_fingerprint = fingerprint(request)
     try:

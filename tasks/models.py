@@ -26,6 +26,8 @@ class Priority(models.IntegerChoices):
 
 def normalize_tags(tags: Iterable[str]) -> list[str]:
     """Trimmed, lower-case and unique, in the order first given; raises on a bad tag."""
+    if not isinstance(tags, list):  # a string would otherwise become one tag per letter
+        raise ValidationError("Tags must be a list of strings.")
     normalized: list[str] = []
     for tag in tags:
         if not isinstance(tag, str):
@@ -113,7 +115,8 @@ class Task(models.Model):
         return self.title
 
     def save(self, *args, **kwargs) -> None:
-        now = timezone.now()
+        # A new task was last updated when it was created, to the microsecond.
+        now = self.created_at if self._state.adding else timezone.now()
         self.updated_at = now
         if not self.completed:
             self.completed_at = None

@@ -71,6 +71,13 @@ class TestMintToken:
         with pytest.raises(CommandError, match="is not a user id"):
             mint(user_id)
 
+    def test_refuses_without_a_shared_secret_and_says_why(self, settings):
+        settings.DEBUG = True
+        settings.BETTER_AUTH_SECRET = ""
+
+        with pytest.raises(CommandError, match="BETTER_AUTH_SECRET"):
+            call_command("mint_token", "someone")
+
     def test_help_describes_the_command_and_its_options(self):
         help_text = Command().create_parser("manage.py", "mint_token").format_help()
 

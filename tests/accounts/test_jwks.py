@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import serialization
 from django.core.cache import cache
 
 from accounts import jwks
-from accounts.jwks import KeySetCache, cache_key
+from accounts.jwks import KeySet, KeySetCache, cache_key
 from accounts.models import User
 from tests.accounts.test_authentication import assert_unauthorized, b64, get_tasks
 from tests.conftest import sign_token
@@ -450,3 +450,15 @@ class TestEndpointTrouble:
             assert_unauthorized(get_tasks(USER_ID, bearer(eddsa.sign(claims(jwks_server)))))
 
         assert "Could not fetch the JWKS" in caplog.text
+
+
+def test_unknown_kids_are_not_remembered(signing_keys):
+    """A forged token may name any kid; none of them may grow a worker's memory."""
+    real = signing_keys["EdDSA"]
+    key_set = KeySet(document={"keys": [real.jwk()]}, fetched_at=time.time())
+
+    for n in range(100):
+        assert key_set.key_for(f"forged-{n}", "EdDSA") is None
+
+    assert key_set.key_for(real.kid, "EdDSA") is not None
+    assert list(key_set._prepared) == [(real.kid, "EdDSA")]

@@ -243,3 +243,16 @@ class TestEstimatedCount:
         monkeypatch.setattr(admin_paginator, "ESTIMATE_ABOVE_ROWS", 2)
 
         assert EstimatedCountPaginator(Task.objects.filter(completed=True), 10).count == 1
+
+
+@pytest.mark.parametrize("tags", ["5", '"home"', '{"a": 1}', "[1, 2]"])
+def test_tags_that_are_not_a_list_of_strings_are_a_form_error(admin_client, task, tags):
+    response = admin_client.post(
+        reverse("admin:tasks_task_change", args=[task.pk]),
+        {"user": task.user_id, "title": "t", "priority": "0", "tags": tags},
+    )
+
+    assert response.status_code == 200
+    assert "tags" in response.context["adminform"].form.errors
+    task.refresh_from_db()
+    assert task.tags == []

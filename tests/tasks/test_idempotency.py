@@ -105,3 +105,12 @@ def test_concurrent_requests_with_one_key_create_exactly_one_task(user, client_f
     assert [r.status_code for r in responses] == [201] * 6
     assert len({r.json()["id"] for r in responses}) == 1
     assert Task.objects.filter(user=user).count() == 1
+
+
+def test_a_users_expired_keys_are_deleted_when_they_post_again(owner_client, user):
+    post(owner_client, user, {"title": "old"}, "old-key")
+    IdempotencyRecord.objects.update(created_at=timezone.now() - timedelta(hours=25))
+
+    post(owner_client, user, {"title": "new"}, "new-key")
+
+    assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == ["new-key"]

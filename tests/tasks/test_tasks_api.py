@@ -73,6 +73,7 @@ class TestCreate:
         assert body["completed"] is False
         assert body["user_id"] == user.id
         assert body["created_at"].endswith("Z")
+        assert body["updated_at"] == body["created_at"]
         assert response["Location"] == f"/api/{user.id}/tasks/{body['id']}"
 
     def test_ignores_user_id_and_read_only_fields_in_the_body(self, owner_client, user, other_user):

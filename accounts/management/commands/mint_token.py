@@ -35,6 +35,11 @@ class Command(BaseCommand):
                 "DEBUG is off, so this looks like a production deployment, where a minted "
                 "token lets whoever holds it act as that user. Pass --force if you mean it."
             )
+        if not settings.BETTER_AUTH_SECRET:
+            raise CommandError(
+                "BETTER_AUTH_SECRET is not set (only JWKS tokens are accepted), so there is no "
+                "key to sign a token with. Get one from Better Auth instead."
+            )
         if not USER_ID_RE.fullmatch(user_id):
             raise CommandError(f"{user_id!r} is not a user id: 1-128 letters, digits, '-' or '_'.")
         token = AccessToken()
