@@ -1,3 +1,4 @@
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -6,7 +7,7 @@ import jwt
 import pytest
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection
+from django.db import connection, connections
 from rest_framework.test import APIClient
 
 from accounts.jwks import key_sets
@@ -110,3 +111,27 @@ requires_postgresql = pytest.mark.skipif(
     connection.vendor != "postgresql",
     reason="needs PostgreSQL (real concurrent transactions or its indexes): set DATABASE_URL",
 )
+
+
+def run_concurrently(count: int, action: Callable[[int], Any]) -> list[Any]:
+    """`action(0)` ... `action(count - 1)` in as many threads, released at the same moment.
+
+    Each thread's database connection is closed when it ends, so that the test database can be
+    dropped afterwards. Results come back in completion order.
+    """
+    barrier = threading.Barrier(count)
+    results: list[Any] = []
+
+    def run(n: int) -> None:
+        try:
+            barrier.wait()
+            results.append(action(n))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results

@@ -2,15 +2,13 @@
 
 import base64
 import json
-import threading
 import time
 
 import pytest
-from django.db import connections
 from rest_framework.test import APIClient
 
 from accounts.models import User
-from tests.conftest import requires_postgresql, sign_token
+from tests.conftest import requires_postgresql, run_concurrently, sign_token
 from tests.factories import TaskFactory
 
 pytestmark = pytest.mark.django_db
@@ -216,21 +214,7 @@ class TestAccepted:
 def test_concurrent_first_requests_create_the_user_exactly_once(make_token):
     user_id = "racer0123456789abcdefghijklmnopq"
     token = make_token(user_id, email="racer@example.com")
-    barrier = threading.Barrier(8)
-    statuses: list[int] = []
-
-    def first_request() -> None:
-        try:
-            barrier.wait()
-            statuses.append(get_tasks(user_id, f"Bearer {token}").status_code)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=first_request) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    statuses = run_concurrently(8, lambda _: get_tasks(user_id, f"Bearer {token}").status_code)
 
     assert statuses == [200] * 8
     assert User.objects.filter(pk=user_id).count() == 1

@@ -1,15 +1,13 @@
 """Cached reads never serve a stale task, and ETags make conditional requests work."""
 
-import threading
-
 import pytest
 from django.core.management import call_command
-from django.db import connection, connections
+from django.db import connection
 from rest_framework.test import APIClient
 
 from accounts.models import User
 from tasks.models import Task
-from tests.conftest import requires_postgresql
+from tests.conftest import requires_postgresql, run_concurrently
 from tests.factories import TaskFactory
 
 pytestmark = pytest.mark.django_db
@@ -263,25 +261,15 @@ def test_of_two_concurrent_writers_with_one_etag_exactly_one_wins(user, client_f
     task = TaskFactory(user=user)
     url = f"/api/{user.id}/tasks/{task.id}"
     etag = client_for(user).get(url)["ETag"]
-    barrier = threading.Barrier(6)
-    statuses: list[int] = []
+    clients = [client_for(user) for _ in range(6)]
 
-    def write(n: int) -> None:
-        try:
-            client = client_for(user)
-            barrier.wait()
-            response = client.patch(
-                url, {"title": f"writer {n}"}, format="json", HTTP_IF_MATCH=etag
-            )
-            statuses.append(response.status_code)
-        finally:
-            connections.close_all()
+    def write(n: int) -> int:
+        response = clients[n].patch(
+            url, {"title": f"writer {n}"}, format="json", HTTP_IF_MATCH=etag
+        )
+        return response.status_code
 
-    threads = [threading.Thread(target=write, args=(n,)) for n in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    statuses = run_concurrently(6, write)
 
     assert sorted(statuses) == [200] + [412] * 5
 

@@ -1,14 +1,12 @@
 """`Idempotency-Key` on POST: a retry replays the first response and creates nothing."""
 
-import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connections
 from django.utils import timezone
 
 from tasks.models import IdempotencyRecord, Task
-from tests.conftest import requires_postgresql
+from tests.conftest import requires_postgresql, run_concurrently
 
 pytestmark = pytest.mark.django_db
 
@@ -85,22 +83,9 @@ def test_without_a_key_every_post_creates(owner_client, user):
 @requires_postgresql
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_requests_with_one_key_create_exactly_one_task(user, client_for):
-    barrier = threading.Barrier(6)
-    responses = []
+    clients = [client_for(user) for _ in range(6)]
 
-    def send() -> None:
-        try:
-            client = client_for(user)
-            barrier.wait()
-            responses.append(post(client, user, {"title": "once"}, "race-key"))
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=send) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    responses = run_concurrently(6, lambda n: post(clients[n], user, {"title": "once"}, "race-key"))
 
     assert [r.status_code for r in responses] == [201] * 6
     assert len({r.json()["id"] for r in responses}) == 1
