@@ -12,9 +12,10 @@ python=${PYTHON:-python3}
 
 install() {
     local requirements=$1 stamp=.venv/.installed-$1
-    # Two commands started at once (serve in one shell, test in another) install one at a time.
+    # Two commands started at once (serve in one shell, test in another) install one at a time
+    # (where flock exists: Linux has it, macOS does not).
     exec 9>.venv.lock
-    flock 9
+    if command -v flock >/dev/null; then flock 9; fi
     if [ ! -x .venv/bin/python ]; then
         "$python" -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'
         "$python" -m venv .venv
@@ -24,7 +25,7 @@ install() {
         .venv/bin/python -m pip install --quiet -r "$requirements"
         touch "$stamp"
     fi
-    flock -u 9
+    exec 9>&-
 }
 
 case "${1:-}" in

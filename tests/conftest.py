@@ -1,6 +1,8 @@
+import runpy
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -135,3 +137,31 @@ def run_concurrently(count: int, action: Callable[[int], Any]) -> list[Any]:
     for thread in threads:
         thread.join()
     return results
+
+
+SETTINGS_FILE = Path(__file__).resolve().parents[1] / "config" / "settings.py"
+TOKEN_VARIABLES = [
+    "BETTER_AUTH_SECRET",
+    "BETTER_AUTH_URL",
+    "BETTER_AUTH_JWKS_URL",
+    "JWT_ALGORITHMS",
+    "JWKS_FETCH_TIMEOUT_SECONDS",
+]
+
+
+@pytest.fixture
+def load_settings(monkeypatch):
+    """`load_settings(**env)`: config/settings.py's values for this environment (DEBUG off)."""
+
+    # A developer's .env must not leak into these environments.
+    monkeypatch.setattr("dotenv.load_dotenv", lambda *args, **kwargs: False)
+
+    def load(**env: str) -> dict:
+        for name in TOKEN_VARIABLES:
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("DEBUG", "false")
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        return runpy.run_path(str(SETTINGS_FILE))
+
+    return load

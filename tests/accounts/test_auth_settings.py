@@ -1,37 +1,7 @@
 """Start-up configuration of token verification (config/settings.py, API.md §2)."""
 
-import runpy
-from pathlib import Path
-
 import pytest
 from django.core.exceptions import ImproperlyConfigured
-
-SETTINGS_FILE = Path(__file__).resolve().parents[2] / "config" / "settings.py"
-TOKEN_VARIABLES = [
-    "BETTER_AUTH_SECRET",
-    "BETTER_AUTH_URL",
-    "BETTER_AUTH_JWKS_URL",
-    "JWT_ALGORITHMS",
-    "JWKS_FETCH_TIMEOUT_SECONDS",
-]
-
-
-@pytest.fixture
-def load_settings(monkeypatch):
-    """`load_settings(**env)`: config/settings.py's values for this environment (DEBUG off)."""
-
-    # A developer's .env must not leak into these environments.
-    monkeypatch.setattr("dotenv.load_dotenv", lambda *args, **kwargs: False)
-
-    def load(**env: str) -> dict:
-        for name in TOKEN_VARIABLES:
-            monkeypatch.delenv(name, raising=False)
-        monkeypatch.setenv("DEBUG", "false")
-        for name, value in env.items():
-            monkeypatch.setenv(name, value)
-        return runpy.run_path(str(SETTINGS_FILE))
-
-    return load
 
 
 def test_start_up_fails_naming_the_variables_when_no_token_mode_is_configured(load_settings):

@@ -92,3 +92,41 @@ def test_hsts_is_sent_on_https_responses(client):
     response = client.get("/healthz", secure=True)
 
     assert response["Strict-Transport-Security"].startswith("max-age=31536000")
+
+
+@pytest.mark.parametrize(
+    ("value", "rate"), [("50/s", "50/s"), ("1200/min", "1200/min"), ("off", None)]
+)
+def test_rate_limits_are_read_from_the_environment(load_settings, value, rate):
+    settings = load_settings(BETTER_AUTH_SECRET="s" * 32, SECRET_KEY="k", API_RATE_LIMIT=value)
+
+    assert settings["REST_FRAMEWORK"]["DEFAULT_THROTTLE_RATES"]["tasks"] == rate
+
+
+@pytest.mark.parametrize("value", ["lots", "10", "10/fortnight", "/min"])
+def test_a_malformed_rate_limit_stops_start_up_naming_it(load_settings, value):
+    with pytest.raises(ImproperlyConfigured, match="API_RATE_LIMIT"):
+        load_settings(BETTER_AUTH_SECRET="s" * 32, SECRET_KEY="k", API_RATE_LIMIT=value)
+
+
+def test_an_unknown_log_format_stops_start_up_naming_it(load_settings):
+    with pytest.raises(ImproperlyConfigured, match="LOG_FORMAT"):
+        load_settings(BETTER_AUTH_SECRET="s" * 32, SECRET_KEY="k", LOG_FORMAT="xml")
+
+
+def test_database_health_checks_can_be_turned_off(load_settings):
+    settings = load_settings(
+        BETTER_AUTH_SECRET="s" * 32,
+        SECRET_KEY="k",
+        DATABASE_URL="postgresql://app@db/todo",
+        DATABASE_HEALTH_CHECKS="false",
+    )
+
+    assert settings["DATABASES"]["default"]["CONN_HEALTH_CHECKS"] is False
+
+
+def test_a_missing_secret_key_stops_start_up_naming_it(load_settings, monkeypatch):
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+
+    with pytest.raises(ImproperlyConfigured, match="SECRET_KEY"):
+        load_settings(BETTER_AUTH_SECRET="s" * 32)
