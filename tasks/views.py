@@ -143,7 +143,7 @@ class TaskViewSet(viewsets.ModelViewSet):
         """Toggle `completed`, or set it when the body says `{"completed": true|false}`."""
         body = CompleteSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        with transaction.atomic():
+        with self.write_transaction():
             # Locked, so two concurrent toggles flip the task twice rather than once.
             task = self.get_object()
             task.completed = body.validated_data.get("completed", not task.completed)
@@ -191,6 +191,7 @@ class TaskViewSet(viewsets.ModelViewSet):
         body.is_valid(raise_exception=True)
         action_name, ids = body.validated_data["action"], body.validated_data["ids"]
         tasks = self.get_queryset().filter(id__in=ids)
+        # One statement today, but all or nothing whatever the services come to do.
         with transaction.atomic():
             if action_name == "delete":
                 affected = tasks_delete(queryset=tasks)
