@@ -9,6 +9,7 @@ with a public key's bytes).
 
 import functools
 import logging
+import time
 from typing import Any
 
 import jwt
@@ -27,6 +28,11 @@ logger = logging.getLogger(__name__)
 SHARED_SECRET_ALGORITHM = "HS256"
 # Settings the backend is built from; changing one (in tests) rebuilds it.
 BACKEND_SETTINGS = {"SIMPLE_JWT", "BETTER_AUTH_SECRET", "BETTER_AUTH_JWKS_URL", "JWT_ALGORITHMS"}
+# A verified token is remembered this long (never past its `exp`), so a key withdrawn from
+# the JWKS stops being honoured for remembered tokens within the same bound as for new ones.
+VERIFIED_TOKEN_SECONDS = 60
+# At most this many at once (a few MB): when full, the memory starts over.
+VERIFIED_TOKENS_MAX = 4096
 
 
 class BetterAuthTokenBackend(TokenBackend):
@@ -37,6 +43,14 @@ class BetterAuthTokenBackend(TokenBackend):
     `TokenBackendError` for anything else, including a token whose algorithm is not
     accepted or whose key is unknown; it never lets another exception out. Encoding (for
     this backend's own tokens) stays SimpleJWT's HS256 with the shared secret.
+
+    A frontend sends the same token with every request until it expires, and checking it
+    (PyJWT parses and validates it twice over, header then whole) cost more than anything
+    else on a cached read. So the claims of a token that passed are remembered under the
+    token's exact text, signature included, until `exp` (plus leeway) or for
+    `VERIFIED_TOKEN_SECONDS`, whichever comes first: only the very bytes that were verified
+    are ever let through unchecked, and `nbf` and `iat`, once met, stay met. A token that
+    fails is never remembered.
     """
 
     def __init__(self, *, shared_secret: str, jwks_url: str, jwks_algorithms: list[str]) -> None:
@@ -51,8 +65,26 @@ class BetterAuthTokenBackend(TokenBackend):
         )
         self.jwks_url = jwks_url
         self.jwks_algorithms = frozenset(jwks_algorithms) if jwks_url else frozenset()
+        self.verified: dict[Any, tuple[float, dict[str, Any]]] = {}
 
     def decode(self, token: Any, verify: bool = True) -> dict[str, Any]:
+        if not verify:
+            return self.check(token, verify=False)
+        now = time.time()
+        remembered = self.verified.get(token)
+        if remembered is not None and now < remembered[0]:
+            return dict(remembered[1])
+        claims = self.check(token)
+        expires = claims.get("exp")
+        if isinstance(expires, int | float) and not isinstance(expires, bool):
+            if len(self.verified) >= VERIFIED_TOKENS_MAX:
+                self.verified.clear()
+            until = min(now + VERIFIED_TOKEN_SECONDS, expires + self.get_leeway().total_seconds())
+            self.verified[token] = (until, dict(claims))
+        return claims
+
+    def check(self, token: Any, verify: bool = True) -> dict[str, Any]:
+        """The token's claims after PyJWT's full verification (or none, with `verify` off)."""
         algorithm, key = self.verification_key(token)
         try:
             return jwt.decode(

@@ -3,10 +3,12 @@
 import base64
 import json
 import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from rest_framework.test import APIClient
 
+from accounts import tokens
 from accounts.models import User
 from tests.conftest import requires_postgresql, run_concurrently, sign_token
 from tests.factories import TaskFactory
@@ -218,3 +220,73 @@ def test_concurrent_first_requests_create_the_user_exactly_once(make_token):
 
     assert statuses == [200] * 8
     assert User.objects.filter(pk=user_id).count() == 1
+
+
+class TestRememberedTokens:
+    """A verified token is not verified again on every request, and nothing else is let by."""
+
+    @pytest.fixture
+    def decodes(self, monkeypatch) -> list[str]:
+        """The tokens that reach PyJWT's full verification, in order."""
+        seen: list[str] = []
+        real_decode = tokens.jwt.decode
+
+        def counting_decode(token, *args, **kwargs):
+            seen.append(token.decode())
+            return real_decode(token, *args, **kwargs)
+
+        monkeypatch.setattr(tokens.jwt, "decode", counting_decode)
+        return seen
+
+    def test_a_repeated_token_is_verified_once(self, user, make_token, decodes):
+        token = make_token(user.id)
+
+        statuses = [get_tasks(user.id, f"Bearer {token}").status_code for _ in range(3)]
+
+        assert statuses == [200, 200, 200]
+        assert decodes == [token]
+
+    def test_a_token_with_another_signature_is_verified_and_refused(
+        self, user, make_token, decodes
+    ):
+        token = make_token(user.id)
+        assert get_tasks(user.id, f"Bearer {token}").status_code == 200
+        header, payload, _ = token.split(".")
+        forged = f"{header}.{payload}.{b64({'not': 'the signature'})}"
+
+        assert_unauthorized(get_tasks(user.id, f"Bearer {forged}"))
+        assert_unauthorized(get_tasks(user.id, f"Bearer {forged}"))
+        assert decodes == [token, forged, forged]
+
+    def test_a_remembered_token_is_checked_again_after_a_minute(
+        self, user, make_token, decodes, monkeypatch
+    ):
+        token = make_token(user.id)
+        get_tasks(user.id, f"Bearer {token}")
+        later = time.time() + tokens.VERIFIED_TOKEN_SECONDS + 1
+        monkeypatch.setattr(tokens.time, "time", lambda: later)
+
+        assert get_tasks(user.id, f"Bearer {token}").status_code == 200
+        assert decodes == [token, token]
+
+    def test_a_remembered_token_is_refused_once_it_expires(self, user, make_token, monkeypatch):
+        token = make_token(user.id, exp=int(time.time()) + 5)
+        assert get_tasks(user.id, f"Bearer {token}").status_code == 200
+        # SimpleJWT checks `exp` against its own clock on every request, remembered or not.
+        expired_at = tokens_clock_after(seconds=5 + 31)
+        monkeypatch.setattr("rest_framework_simplejwt.tokens.aware_utcnow", expired_at)
+
+        assert_unauthorized(get_tasks(user.id, f"Bearer {token}"))
+
+    def test_memory_starts_over_when_full(self, user, make_token, decodes, monkeypatch):
+        monkeypatch.setattr(tokens, "VERIFIED_TOKENS_MAX", 2)
+        first, second, third = (make_token(user.id, n=n) for n in range(3))
+        for token in (first, second, third, third, first):
+            assert get_tasks(user.id, f"Bearer {token}").status_code == 200
+
+        assert decodes == [first, second, third, first]
+
+
+def tokens_clock_after(seconds: int):
+    moment = datetime.now(UTC) + timedelta(seconds=seconds)
+    return lambda: moment
