@@ -141,7 +141,12 @@ TEMPLATES = [
 
 
 def database_config(
-    url: str, pool_mode: str, conn_max_age: int, connect_timeout: int, health_checks: bool
+    url: str,
+    pool_mode: str,
+    conn_max_age: int,
+    connect_timeout: int,
+    health_checks: bool,
+    health_check_idle_seconds: float,
 ) -> dict:
     """Django's settings for the database at `url`.
 
@@ -149,6 +154,8 @@ def database_config(
     "transaction" when connecting through a pooler in transaction mode (PgBouncer, Neon's
     pooled endpoint): consecutive transactions may then run on different server connections,
     so neither server-side cursors nor prepared statements may outlive a transaction.
+    PostgreSQL runs on `config.postgresql`, which checks a kept connection's health only
+    when it has been idle for over `health_check_idle_seconds`.
     """
     if pool_mode not in {"session", "transaction"}:
         raise ImproperlyConfigured(
@@ -156,6 +163,8 @@ def database_config(
         )
     config = dj_database_url.parse(url, conn_max_age=conn_max_age, conn_health_checks=health_checks)
     if config["ENGINE"] == "django.db.backends.postgresql":
+        config["ENGINE"] = "config.postgresql"
+        config["HEALTH_CHECK_IDLE_SECONDS"] = health_check_idle_seconds
         options = config.setdefault("OPTIONS", {})
         # Bounds how long a request (and /readyz) waits for an unreachable database.
         options.setdefault("connect_timeout", connect_timeout)
@@ -172,10 +181,11 @@ DATABASES = {
         pool_mode=DATABASE_POOL_MODE,
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 600),
         connect_timeout=env_int("DATABASE_CONNECT_TIMEOUT", 5),
-        # A `SELECT 1` before each request's first query, so a persistent connection that the
-        # server dropped is replaced instead of failing that request. It is one more round
-        # trip per request (about 10 % of cached-list throughput, docs/performance.md).
+        # A `SELECT 1` before a request's first query on a kept connection that has sat idle,
+        # so one that the server or a firewall dropped meanwhile is replaced instead of
+        # failing that request. Busy connections skip it (config/postgresql/base.py).
         health_checks=env_bool("DATABASE_HEALTH_CHECKS", default=True),
+        health_check_idle_seconds=env_float("DATABASE_HEALTH_CHECK_IDLE_SECONDS", 1),
     )
 }
 

@@ -39,10 +39,12 @@ def test_sslmode_and_other_url_options_reach_the_driver():
         conn_max_age=600,
         connect_timeout=5,
         health_checks=True,
+        health_check_idle_seconds=1,
     )
 
     assert config["HOST"] == "db.example.com"
     assert config["CONN_MAX_AGE"] == 600 and config["CONN_HEALTH_CHECKS"] is True
+    assert config["ENGINE"] == "config.postgresql" and config["HEALTH_CHECK_IDLE_SECONDS"] == 1
     assert config["OPTIONS"]["sslmode"] == "require"
     assert config["OPTIONS"]["application_name"] == "todo"
     assert config["OPTIONS"]["connect_timeout"] == 5
@@ -57,6 +59,7 @@ def test_transaction_pooling_disables_server_side_cursors_and_prepared_statement
         conn_max_age=600,
         connect_timeout=5,
         health_checks=False,
+        health_check_idle_seconds=1,
     )
 
     assert config["DISABLE_SERVER_SIDE_CURSORS"] is True
@@ -72,6 +75,7 @@ def test_a_connect_timeout_in_the_url_wins():
         conn_max_age=0,
         connect_timeout=5,
         health_checks=True,
+        health_check_idle_seconds=1,
     )
 
     assert str(config["OPTIONS"]["connect_timeout"]) == "2"
@@ -85,6 +89,7 @@ def test_an_unknown_pool_mode_is_refused():
             conn_max_age=0,
             connect_timeout=5,
             health_checks=True,
+            health_check_idle_seconds=1,
         )
 
 
@@ -123,6 +128,17 @@ def test_database_health_checks_can_be_turned_off(load_settings):
     )
 
     assert settings["DATABASES"]["default"]["CONN_HEALTH_CHECKS"] is False
+
+
+def test_the_idle_time_before_a_health_check_is_read_from_the_environment(load_settings):
+    settings = load_settings(
+        BETTER_AUTH_SECRET="s" * 32,
+        SECRET_KEY="k",
+        DATABASE_URL="postgresql://app@db/todo",
+        DATABASE_HEALTH_CHECK_IDLE_SECONDS="0",
+    )
+
+    assert settings["DATABASES"]["default"]["HEALTH_CHECK_IDLE_SECONDS"] == 0
 
 
 def test_a_missing_secret_key_stops_start_up_naming_it(load_settings, monkeypatch):

@@ -1,0 +1,1 @@
+"""The PostgreSQL backend the service runs on: Django's, with a cheaper health check."""

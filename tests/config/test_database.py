@@ -1,0 +1,86 @@
+"""config.postgresql: a kept connection's health is checked only after it sat idle."""
+
+import psycopg
+import pytest
+from django.db import connections
+
+from config.postgresql import base
+from tests.conftest import requires_postgresql
+
+pytestmark = [requires_postgresql, pytest.mark.django_db(transaction=True)]
+
+# The wrapper itself, not django.db.connection's proxy, so that monkeypatch can restore it.
+connection = connections["default"]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch) -> Clock:
+    clock = Clock()
+    monkeypatch.setattr(base.time, "monotonic", clock)
+    return clock
+
+
+@pytest.fixture
+def health_checks(monkeypatch) -> list[bool]:
+    """Health checks on, as in production; each check's result, in order."""
+    connection.ensure_connection()
+    monkeypatch.setattr(connection, "health_check_enabled", True)
+    monkeypatch.setitem(connection.settings_dict, "HEALTH_CHECK_IDLE_SECONDS", 1)
+    monkeypatch.setattr(connection, "last_request_at", float("-inf"))
+    results: list[bool] = []
+    real_is_usable = connection.is_usable
+
+    def recording_is_usable() -> bool:
+        results.append(real_is_usable())
+        return results[-1]
+
+    monkeypatch.setattr(connection, "is_usable", recording_is_usable)
+    return results
+
+
+def serve_a_request() -> int:
+    """What Django does around a request that queries once; returns the server's pid."""
+    connection.close_if_unusable_or_obsolete()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend_pid = cursor.fetchone()[0]
+    connection.close_if_unusable_or_obsolete()
+    return backend_pid
+
+
+def test_a_connection_in_steady_use_is_not_checked(clock, health_checks):
+    serve_a_request()
+    for _ in range(3):
+        clock.now += 0.5
+        serve_a_request()
+
+    assert health_checks == [True]
+
+
+def test_a_connection_idle_for_longer_is_checked_first(clock, health_checks):
+    serve_a_request()
+    clock.now += 1.5
+
+    serve_a_request()
+
+    assert health_checks == [True, True]
+
+
+def test_a_connection_the_server_dropped_while_idle_is_replaced(clock, health_checks):
+    dropped_pid = serve_a_request()
+    with psycopg.connect(**connection.get_connection_params()) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", [dropped_pid])
+    clock.now += 1.5
+
+    new_pid = serve_a_request()
+
+    assert health_checks[-1] is False
+    assert new_pid != dropped_pid
