@@ -21,7 +21,18 @@ class HeaderLimitOffsetPagination(LimitOffsetPagination):
     def paginate_queryset(self, queryset: QuerySet, request: Request, view: APIView | None = None):
         # Both validated before any query, so a bad value costs no database work.
         self.parse_params(request)
-        return super().paginate_queryset(queryset, request, view)
+        self.request = request
+        self.limit, self.offset = self.validated_limit, self.validated_offset
+        # One row past the page tells whether this is the last page. When it is, and it is
+        # not past the end, the total is the rows before it plus those on it: most users'
+        # whole list fits on the first page, and their lists need no COUNT query.
+        rows = list(queryset[self.offset : self.offset + self.limit + 1])
+        page = rows[: self.limit]
+        if len(rows) <= self.limit and (page or self.offset == 0):
+            self.count = self.offset + len(page)
+        else:
+            self.count = self.get_count(queryset)
+        return page
 
     def parse_params(self, request: Request) -> None:
         self.validated_limit = self.parse_int(

@@ -71,9 +71,10 @@ class TaskViewSet(viewsets.ModelViewSet):
         return transaction.atomic() if self.locks_task() else nullcontext()
 
     def filter_queryset(self, queryset: QuerySet[Task]) -> QuerySet[Task]:
-        # The list's filters mean nothing to one task; building the FilterSet anyway would be
-        # the costliest step of every detail request.
-        if self.action != "list":
+        # The list's filters mean nothing to one task, and a list without query parameters
+        # (the frontend's default view) has none to apply; building the FilterSet anyway, with
+        # its form and a deep copy of every filter, would be the costliest step of either.
+        if self.action != "list" or not self.request.query_params:
             return queryset
         return super().filter_queryset(queryset)
 
