@@ -124,7 +124,13 @@ class Task(models.Model):
             self.completed_at = now
         update_fields = kwargs.get("update_fields")
         if update_fields is not None:
-            kwargs["update_fields"] = {*update_fields, "updated_at", "completed_at"}
+            update_fields = {*update_fields, "updated_at"}
+            # `completed_at` is written only with `completed`: a write that leaves `completed`
+            # alone must not overwrite a concurrent completion's timestamp with one derived
+            # from what this write read before it.
+            if "completed" in update_fields:
+                update_fields.add("completed_at")
+            kwargs["update_fields"] = update_fields
         super().save(*args, **kwargs)
 
     def clean(self) -> None:

@@ -32,3 +32,16 @@ def test_fast_representation_equals_drfs(fields):
 
     assert TaskSerializer(task).data == drf_representation(task)
     assert list(TaskSerializer(task).data) == TaskSerializer.Meta.fields
+
+
+def test_fields_built_once_are_still_bound_to_each_serializer():
+    # The fields are built from the model once and copied: a PATCH's `partial` must not leak
+    # into a PUT validated with the same class.
+    partial = TaskSerializer(data={}, partial=True)
+    full = TaskSerializer(data={})
+
+    assert partial.is_valid()
+    assert not full.is_valid()
+    assert full.errors == {"title": ["This field is required."]}
+    assert partial.fields["title"] is not full.fields["title"]
+    assert full.fields["title"].parent is full

@@ -2,9 +2,11 @@
 
 import pytest
 from django.db import connection
+from django.db.models.signals import pre_save
 from django.test.utils import CaptureQueriesContext
 
 from tasks.models import Task
+from tasks.services import tasks_set_completed
 from tests.factories import TaskFactory
 
 pytestmark = pytest.mark.django_db
@@ -207,6 +209,25 @@ class TestUpdate:
         assert response.status_code == 200
         task.refresh_from_db()
         assert (task.title, task.description, task.completed) == ("New", "keep me", True)
+
+    def test_put_does_not_undo_a_completion_made_since_it_read_the_task(
+        self, owner_client, user, task
+    ):
+        # Without If-Match a PUT takes no lock: a bulk completion can land between its read
+        # and its write, and must survive it.
+        def complete_meanwhile(sender, instance, **kwargs):
+            tasks_set_completed(queryset=Task.objects.filter(pk=instance.pk), completed=True)
+
+        pre_save.connect(complete_meanwhile, sender=Task)
+        try:
+            response = owner_client.put(tasks_url(user, task), {"title": "New"}, format="json")
+        finally:
+            pre_save.disconnect(complete_meanwhile, sender=Task)
+
+        assert response.status_code == 200
+        task.refresh_from_db()
+        assert (task.title, task.completed) == ("New", True)
+        assert task.completed_at is not None
 
     def test_put_without_title_is_400(self, owner_client, user, task):
         response = owner_client.put(tasks_url(user, task), {"completed": True}, format="json")
