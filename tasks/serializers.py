@@ -3,10 +3,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DatabaseError
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.exceptions import NotFound
 
 from tasks.models import MAX_TAGS, Priority, Task, normalize_tags
 
@@ -123,10 +125,19 @@ class TaskSerializer(serializers.ModelSerializer):
         """Write only the columns the request sent (plus those `save()` derives from them).
         ModelSerializer's update rewrites every column: a longer statement to build, and,
         without `If-Match` (no row lock), it would undo a concurrent write to a column this
-        request never mentioned."""
+        request never mentioned. The response shows the task as this request left it; a
+        concurrent write to another column shows on the next read, and fails `If-Match`."""
         for name, value in validated_data.items():
             setattr(task, name, value)
-        task.save(update_fields=validated_data.keys())
+        try:
+            task.save(update_fields=validated_data.keys())
+        except DatabaseError as error:
+            # Django refuses to save fields of a row that is gone with a plain DatabaseError
+            # (the driver's errors arrive as its subclasses): the task was deleted since this
+            # request read it, which is a 404.
+            if type(error) is not DatabaseError:
+                raise
+            raise NotFound() from None
         return task
 
     def to_representation(self, task: Task) -> dict[str, Any]:

@@ -1,5 +1,8 @@
 """The seed contract of API.md §3, at the HTTP boundary with real signed tokens."""
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
 import pytest
 from django.db import connection
 from django.db.models.signals import pre_save
@@ -10,6 +13,22 @@ from tasks.services import tasks_set_completed
 from tests.factories import TaskFactory
 
 pytestmark = pytest.mark.django_db
+
+
+@contextmanager
+def meanwhile(write: Callable[[Task], object]) -> Iterator[None]:
+    """Runs `write(task)` just before a task is saved: another request's write, landing
+    between this request's read of the task and its own write."""
+
+    def before_save(sender: type[Task], instance: Task, **kwargs: object) -> None:
+        write(instance)
+
+    pre_save.connect(before_save, sender=Task)
+    try:
+        yield
+    finally:
+        pre_save.disconnect(before_save, sender=Task)
+
 
 TASK_FIELDS = {
     "id",
@@ -215,19 +234,26 @@ class TestUpdate:
     ):
         # Without If-Match a PUT takes no lock: a bulk completion can land between its read
         # and its write, and must survive it.
-        def complete_meanwhile(sender, instance, **kwargs):
-            tasks_set_completed(queryset=Task.objects.filter(pk=instance.pk), completed=True)
+        def complete(task: Task) -> None:
+            tasks_set_completed(queryset=Task.objects.filter(pk=task.pk), completed=True)
 
-        pre_save.connect(complete_meanwhile, sender=Task)
-        try:
+        with meanwhile(complete):
             response = owner_client.put(tasks_url(user, task), {"title": "New"}, format="json")
-        finally:
-            pre_save.disconnect(complete_meanwhile, sender=Task)
 
         assert response.status_code == 200
         task.refresh_from_db()
         assert (task.title, task.completed) == ("New", True)
         assert task.completed_at is not None
+
+    # Outside a test transaction, like a request: the refused save dooms an open transaction.
+    @pytest.mark.django_db(transaction=True)
+    def test_put_on_a_task_deleted_since_it_was_read_is_404(self, owner_client, user, task):
+        with meanwhile(lambda task: Task.objects.filter(pk=task.pk).delete()):
+            response = owner_client.put(tasks_url(user, task), {"title": "New"}, format="json")
+
+        assert response.status_code == 404
+        assert set(response.json()) == {"detail"}
+        assert not Task.objects.filter(pk=task.pk).exists()
 
     def test_put_without_title_is_400(self, owner_client, user, task):
         response = owner_client.put(tasks_url(user, task), {"completed": True}, format="json")
