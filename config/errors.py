@@ -8,6 +8,7 @@ import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
@@ -18,10 +19,18 @@ from rest_framework.views import exception_handler
 logger = logging.getLogger(__name__)
 
 SERVER_ERROR_DETAIL = "The server hit an unexpected error; it has been logged."
+DATABASE_UNAVAILABLE_DETAIL = "The database is unavailable for a moment; retry shortly."
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     """DRF's handler, with every body reshaped to the contract and no 500 left as HTML."""
+    if isinstance(exc, OperationalError | InterfaceError):
+        # The database is unreachable, restarting or dropped this connection: not a bug, and
+        # the same request can succeed a moment later on a new connection.
+        logger.warning("Database unavailable in %s: %s", context["view"].__class__.__name__, exc)
+        return Response(
+            {"detail": DATABASE_UNAVAILABLE_DETAIL}, status=503, headers={"Retry-After": "1"}
+        )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):

@@ -367,7 +367,8 @@ SPECTACULAR_SETTINGS = {
         "Each signed-in user's tasks, at `/api/{user_id}/tasks`. Send the JWT from Better Auth "
         "(or from `/api/auth/token`) as `Authorization: Bearer <token>`; `{user_id}` is its "
         "`sub`. Every route also answers with a trailing slash. Errors are "
-        '`{"detail": "..."}`; validation errors (400) add `"errors": {"field": ["..."]}`.'
+        '`{"detail": "..."}`; validation errors (400) add `"errors": {"field": ["..."]}`. '
+        "A 503 with `Retry-After` means the database was out of reach for a moment: retry."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,

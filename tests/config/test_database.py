@@ -1,8 +1,11 @@
 """config.postgresql: a kept connection's health is checked only after it sat idle."""
 
+import time
+
 import psycopg
 import pytest
 from django.db import connections
+from django.http import HttpResponse
 
 from config.postgresql import base
 from tests.conftest import requires_postgresql
@@ -14,8 +17,11 @@ connection = connections["default"]
 
 
 class Clock:
+    """time.monotonic, moved on only by the test (from the real reading, so that Django's
+    CONN_MAX_AGE deadline, set by the real clock, keeps its meaning)."""
+
     def __init__(self) -> None:
-        self.now = 1000.0
+        self.now = time.monotonic()
 
     def __call__(self) -> float:
         return self.now
@@ -34,7 +40,7 @@ def health_checks(monkeypatch) -> list[bool]:
     connection.ensure_connection()
     monkeypatch.setattr(connection, "health_check_enabled", True)
     monkeypatch.setitem(connection.settings_dict, "HEALTH_CHECK_IDLE_SECONDS", 1)
-    monkeypatch.setattr(connection, "last_request_at", float("-inf"))
+    monkeypatch.setattr(connection, "last_used_at", float("-inf"))
     results: list[bool] = []
     real_is_usable = connection.is_usable
 
@@ -56,6 +62,12 @@ def serve_a_request() -> int:
     return backend_pid
 
 
+def serve_a_request_without_queries() -> None:
+    """A request that never touches the database (a 401, /healthz, a preflight)."""
+    connection.close_if_unusable_or_obsolete()
+    connection.close_if_unusable_or_obsolete()
+
+
 def test_a_connection_in_steady_use_is_not_checked(clock, health_checks):
     serve_a_request()
     for _ in range(3):
@@ -74,6 +86,17 @@ def test_a_connection_idle_for_longer_is_checked_first(clock, health_checks):
     assert health_checks == [True, True]
 
 
+def test_requests_that_run_no_query_do_not_keep_a_connection_fresh(clock, health_checks):
+    serve_a_request()
+    for _ in range(4):
+        clock.now += 0.5
+        serve_a_request_without_queries()
+
+    serve_a_request()
+
+    assert health_checks == [True, True]
+
+
 def test_a_connection_the_server_dropped_while_idle_is_replaced(clock, health_checks):
     dropped_pid = serve_a_request()
     with psycopg.connect(**connection.get_connection_params()) as admin:
@@ -84,3 +107,28 @@ def test_a_connection_the_server_dropped_while_idle_is_replaced(clock, health_ch
 
     assert health_checks[-1] is False
     assert new_pid != dropped_pid
+
+
+def test_a_connection_dropped_while_busy_fails_one_request_with_503_then_is_replaced(
+    clock, health_checks, owner_client, user
+):
+    def request() -> HttpResponse:
+        connection.close_if_unusable_or_obsolete()  # as Django does when a request starts
+        response = owner_client.get(f"/api/{user.id}/tasks")
+        connection.close_if_unusable_or_obsolete()  # and when it finishes
+        return response
+
+    assert request().status_code == 200
+    dropped_pid = connection.connection.info.backend_pid
+    with psycopg.connect(**connection.get_connection_params()) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", [dropped_pid])
+    clock.now += 0.5
+
+    failed = request()
+    recovered = request()
+
+    assert failed.status_code == 503
+    assert failed["Retry-After"] == "1"
+    assert failed.json() == {"detail": "The database is unavailable for a moment; retry shortly."}
+    assert recovered.status_code == 200
+    assert connection.connection.info.backend_pid != dropped_pid
