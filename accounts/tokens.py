@@ -28,10 +28,11 @@ logger = logging.getLogger(__name__)
 SHARED_SECRET_ALGORITHM = "HS256"
 # Settings the backend is built from; changing one (in tests) rebuilds it.
 BACKEND_SETTINGS = {"SIMPLE_JWT", "BETTER_AUTH_SECRET", "BETTER_AUTH_JWKS_URL", "JWT_ALGORITHMS"}
-# A verified token is remembered this long (never past its `exp`), so a key withdrawn from
-# the JWKS stops being honoured for remembered tokens within the same bound as for new ones.
+# A verified token is remembered this long at most (never past its `exp`). A key withdrawn
+# from the JWKS is honoured for new tokens until the key set is fetched again
+# (JWKS_CACHE_TTL_SECONDS), and for remembered ones up to this much longer.
 VERIFIED_TOKEN_SECONDS = 60
-# At most this many at once (a few MB): when full, the memory starts over.
+# At most this many at once (about 10 MB of Better Auth tokens): when full, it starts over.
 VERIFIED_TOKENS_MAX = 4096
 
 
@@ -50,7 +51,8 @@ class BetterAuthTokenBackend(TokenBackend):
     token's exact text, signature included, until `exp` (plus leeway) or for
     `VERIFIED_TOKEN_SECONDS`, whichever comes first: only the very bytes that were verified
     are ever let through unchecked, and `nbf` and `iat`, once met, stay met. A token that
-    fails is never remembered.
+    fails here is never remembered; the checks after this one (SimpleJWT's `exp`, the token
+    type and the subject, then the user's `is_active`) run on every request.
     """
 
     def __init__(self, *, shared_secret: str, jwks_url: str, jwks_algorithms: list[str]) -> None:

@@ -269,6 +269,19 @@ class TestRememberedTokens:
         assert get_tasks(user.id, f"Bearer {token}").status_code == 200
         assert decodes == [token, token]
 
+    def test_a_token_is_not_remembered_past_its_expiry_and_leeway(
+        self, user, make_token, decodes, monkeypatch
+    ):
+        now = int(time.time())
+        token = make_token(user.id, exp=now + 5)
+        get_tasks(user.id, f"Bearer {token}")
+        # Within the minute, but past exp plus the 30 s leeway.
+        monkeypatch.setattr(tokens.time, "time", lambda: now + 5 + 31)
+
+        get_tasks(user.id, f"Bearer {token}")
+
+        assert decodes == [token, token]
+
     def test_a_remembered_token_is_refused_once_it_expires(self, user, make_token, monkeypatch):
         token = make_token(user.id, exp=int(time.time()) + 5)
         assert get_tasks(user.id, f"Bearer {token}").status_code == 200
