@@ -1,11 +1,13 @@
 """List query parameters, sort order and header pagination of `GET /api/{user_id}/tasks`
 (API.md §4)."""
 
+import re
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from tasks.models import Priority, Task
@@ -347,23 +349,30 @@ def test_postgresql_gets_the_user_scoped_search_and_tag_indexes():
 
 @pytest.mark.django_db
 class TestTotalsWithoutCount:
-    """X-Total-Count is exact whether or not the total took a COUNT query."""
+    """X-Total-Count and Link are exact whether or not the total took a COUNT query."""
 
     @pytest.mark.parametrize(
-        ("tasks", "params", "total", "page"),
+        ("tasks", "params", "total", "page", "rels", "counted"),
         [
-            (0, {}, 0, 0),
-            (3, {"limit": 3}, 3, 3),
-            (4, {"limit": 3}, 4, 3),
-            (5, {"limit": 3, "offset": 3}, 5, 2),
-            (6, {"limit": 3, "offset": 3}, 6, 3),
-            (5, {"limit": 3, "offset": 9}, 5, 0),
+            (0, {}, 0, 0, set(), False),
+            (3, {"limit": 3}, 3, 3, set(), False),
+            (4, {"limit": 3}, 4, 3, {"next"}, True),
+            (5, {"limit": 3, "offset": 3}, 5, 2, {"prev"}, False),
+            (6, {"limit": 3, "offset": 3}, 6, 3, {"prev"}, False),
+            (7, {"limit": 3, "offset": 3}, 7, 3, {"next", "prev"}, True),
+            (5, {"limit": 3, "offset": 5}, 5, 0, {"prev"}, True),
+            (5, {"limit": 3, "offset": 9}, 5, 0, {"prev"}, True),
         ],
     )
-    def test_total_and_page(self, owner_client, user, tasks, params, total, page):
+    def test_total_links_and_count_query(
+        self, owner_client, user, tasks, params, total, page, rels, counted
+    ):
         TaskFactory.create_batch(tasks, user=user)
 
-        response = owner_client.get(f"/api/{user.id}/tasks", params)
+        with CaptureQueriesContext(connection) as queries:
+            response = owner_client.get(f"/api/{user.id}/tasks", params)
 
         assert response["X-Total-Count"] == str(total)
         assert len(response.json()) == page
+        assert set(re.findall(r'rel="(\w+)"', response.get("Link", ""))) == rels
+        assert any("COUNT(" in query["sql"].upper() for query in queries) is counted
