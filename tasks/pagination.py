@@ -22,7 +22,6 @@ class HeaderLimitOffsetPagination(LimitOffsetPagination):
         # Both validated before any query, so a bad value costs no database work.
         self.parse_params(request)
         self.request = request
-        self.limit, self.offset = self.validated_limit, self.validated_offset
         # One row past the page tells whether this is the last page. When it is, and it is
         # not past the end, the total is the rows before it plus those on it: most users'
         # whole list fits on the first page, and their lists need no COUNT query.
@@ -35,10 +34,10 @@ class HeaderLimitOffsetPagination(LimitOffsetPagination):
         return page
 
     def parse_params(self, request: Request) -> None:
-        self.validated_limit = self.parse_int(
+        self.limit = self.parse_int(
             request, self.limit_query_param, self.default_limit, 1, self.max_limit
         )
-        self.validated_offset = self.parse_int(request, self.offset_query_param, 0, 0, None)
+        self.offset = self.parse_int(request, self.offset_query_param, 0, 0, None)
 
     @staticmethod
     def parse_int(request: Request, name: str, default: int, low: int, high: int | None) -> int:
@@ -52,12 +51,6 @@ class HeaderLimitOffsetPagination(LimitOffsetPagination):
         if value < low or (high is not None and value > high):
             raise ValidationError({name: [f"Must be a whole number {allowed}."]})
         return value
-
-    def get_limit(self, request: Request) -> int:
-        return self.validated_limit
-
-    def get_offset(self, request: Request) -> int:
-        return self.validated_offset
 
     def get_paginated_response(self, data) -> Response:
         links = [
