@@ -94,6 +94,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "core",
     "corsheaders",
     "rest_framework",
     "django_filters",
@@ -104,11 +105,11 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "config.middleware.RequestIDMiddleware",
+    "core.middleware.RequestIDMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "config.middleware.RequestBodyLimitMiddleware",
+    "core.middleware.RequestBodyLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -126,8 +127,9 @@ APPEND_SLASH = False
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        # Project overrides of app templates (the offline ReDoc page).
-        "DIRS": [BASE_DIR / "config" / "templates"],
+        # `core` comes before drf_spectacular in INSTALLED_APPS, so its templates (the
+        # offline ReDoc page) override that app's.
+        "DIRS": [],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -154,7 +156,7 @@ def database_config(
     "transaction" when connecting through a pooler in transaction mode (PgBouncer, Neon's
     pooled endpoint): consecutive transactions may then run on different server connections,
     so neither server-side cursors nor prepared statements may outlive a transaction.
-    PostgreSQL runs on `config.postgresql`, which checks a kept connection's health only
+    PostgreSQL runs on `core.postgresql`, which checks a kept connection's health only
     when it has been idle for over `health_check_idle_seconds`.
     """
     if pool_mode not in {"session", "transaction"}:
@@ -163,7 +165,7 @@ def database_config(
         )
     config = dj_database_url.parse(url, conn_max_age=conn_max_age, conn_health_checks=health_checks)
     if config["ENGINE"] == "django.db.backends.postgresql":
-        config["ENGINE"] = "config.postgresql"
+        config["ENGINE"] = "core.postgresql"
         config["HEALTH_CHECK_IDLE_SECONDS"] = health_check_idle_seconds
         options = config.setdefault("OPTIONS", {})
         # Bounds how long a request (and /readyz) waits for an unreachable database.
@@ -183,7 +185,7 @@ DATABASES = {
         connect_timeout=env_int("DATABASE_CONNECT_TIMEOUT", 5),
         # A `SELECT 1` before a request's first query on a kept connection that has sat idle,
         # so one that the server or a firewall dropped meanwhile is replaced instead of
-        # failing that request. Busy connections skip it (config/postgresql/base.py).
+        # failing that request. Busy connections skip it (core/postgresql/base.py).
         health_checks=env_bool("DATABASE_HEALTH_CHECKS", default=True),
         health_check_idle_seconds=env_float("DATABASE_HEALTH_CHECK_IDLE_SECONDS", 1),
     )
@@ -194,7 +196,7 @@ CACHE_TTL_SECONDS = env_int("CACHE_TTL_SECONDS", 300)
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "config.cache.ResilientRedisCache",
+            "BACKEND": "core.cache.ResilientRedisCache",
             "LOCATION": REDIS_URL,
             "TIMEOUT": CACHE_TTL_SECONDS,
             "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "todo"),
@@ -204,7 +206,7 @@ if REDIS_URL:
                 "IGNORE_EXCEPTIONS": True,
                 "SOCKET_CONNECT_TIMEOUT": env_float("CACHE_TIMEOUT_SECONDS", 0.25),
                 "SOCKET_TIMEOUT": env_float("CACHE_TIMEOUT_SECONDS", 0.25),
-                # After a failure, the cache is skipped for this long (config/cache.py).
+                # After a failure, the cache is skipped for this long (core/cache.py).
                 "RETRY_SECONDS": env_float("CACHE_RETRY_SECONDS", 5),
             },
         }
@@ -240,7 +242,7 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 
-# API.md §7: bodies over 1 MiB are a 413 (config.middleware.RequestBodyLimitMiddleware).
+# API.md §7: bodies over 1 MiB are a 413 (core.middleware.RequestBodyLimitMiddleware).
 REQUEST_BODY_MAX_BYTES = 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = REQUEST_BODY_MAX_BYTES
 
@@ -267,10 +269,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.BearerTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": ["config.parsers.ORJSONParser"],
-    "DEFAULT_RENDERER_CLASSES": ["config.renderers.ORJSONRenderer"],
-    "DEFAULT_SCHEMA_CLASS": "config.openapi.ApiAutoSchema",
-    "EXCEPTION_HANDLER": "config.errors.api_exception_handler",
+    "DEFAULT_PARSER_CLASSES": ["core.parsers.ORJSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["core.renderers.ORJSONRenderer"],
+    "DEFAULT_SCHEMA_CLASS": "core.openapi.ApiAutoSchema",
+    "EXCEPTION_HANDLER": "core.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": None,
     # Per-user limits on /api/{user_id}/..., counted in the shared cache so that every worker
     # sees the same count (API.md §7). "off" disables a limit.
@@ -379,8 +381,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "PREPROCESSING_HOOKS": ["config.openapi.strip_optional_trailing_slash"],
-    "ENUM_NAME_OVERRIDES": {"CheckResultEnum": "config.health.CHECK_RESULTS"},
+    "PREPROCESSING_HOOKS": ["core.openapi.strip_optional_trailing_slash"],
+    "ENUM_NAME_OVERRIDES": {"CheckResultEnum": "core.health.CHECK_RESULTS"},
     "TAGS": [
         {"name": "tasks", "description": "The signed-in user's tasks."},
         {"name": "health", "description": "Probes for load balancers and orchestrators."},
@@ -388,17 +390,17 @@ SPECTACULAR_SETTINGS = {
 }
 
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
-# "json": one JSON object per line (config.logging.JsonFormatter); "plain" for people.
+# "json": one JSON object per line (core.logging.JsonFormatter); "plain" for people.
 LOG_FORMAT = env_str("LOG_FORMAT", "plain").lower()
 if LOG_FORMAT not in {"plain", "json"}:
     raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, not {LOG_FORMAT!r}.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "config.middleware.RequestIDLogFilter"}},
+    "filters": {"request_id": {"()": "core.middleware.RequestIDLogFilter"}},
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
-        "json": {"()": "config.logging.JsonFormatter"},
+        "json": {"()": "core.logging.JsonFormatter"},
     },
     "handlers": {
         "console": {

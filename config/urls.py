@@ -3,8 +3,8 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from accounts.models import USER_ID_PATTERN
-from config import errors
-from config.health import HealthView, ReadinessView
+from core import errors
+from core.health import HealthView, ReadinessView
 
 urlpatterns = [
     path("admin/", admin.site.urls),

@@ -1,11 +1,13 @@
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
+from accounts.admin import UserAdmin
 from accounts.models import User
-from config.admin_paginator import EstimatedCountPaginator
+from core.admin_paginator import EstimatedCountPaginator
 from tasks.models import Task
 from tasks.services import tasks_delete, tasks_set_completed
 
@@ -84,3 +86,38 @@ class TaskAdmin(admin.ModelAdmin):
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Task]) -> None:
         tasks_delete(queryset=queryset)
+
+
+def task_count_subquery() -> Coalesce:
+    """Each user's task count, computed only for the users on the page.
+
+    A correlated subquery over the (user, ...) index rather than a JOIN + GROUP BY, which
+    would count the tasks of every user before the page is cut.
+    """
+    counts = (
+        Task.objects.filter(user=OuterRef("pk"))
+        .order_by()
+        .values("user")
+        .annotate(total=Count("*"))
+        .values("total")
+    )
+    return Coalesce(Subquery(counts, output_field=IntegerField()), 0)
+
+
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class UserWithTasksAdmin(UserAdmin):
+    """The accounts app's user admin, plus each user's task count (in the page's one query)
+    linking to their tasks."""
+
+    list_display = [*UserAdmin.list_display[:3], "task_count", *UserAdmin.list_display[3:]]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[User]:
+        return super().get_queryset(request).annotate(task_count=task_count_subquery())
+
+    @admin.display(description="tasks", ordering="task_count")
+    def task_count(self, user: User) -> str:
+        url = reverse("admin:tasks_task_changelist") + f"?{OwnerFilter.parameter_name}={user.pk}"
+        return format_html('<a href="{}">{}</a>', url, user.task_count)

@@ -1,7 +1,7 @@
 """The list's query parameters (API.md §4): each one validated, a bad value is a 400 naming it.
 
 django-filter does the parsing and validation; `DjangoFilterBackend` turns the form errors
-into a DRF ValidationError, which config.errors shapes as `{"detail", "errors": {param: [...]}}`.
+into a DRF ValidationError, which core.errors shapes as `{"detail", "errors": {param: [...]}}`.
 Empty values (`?status=`) mean "no filter", like an absent parameter.
 """
 

@@ -12,7 +12,7 @@ from drf_spectacular.utils import (
     extend_schema_view,
 )
 
-from config.openapi import error_response
+from core.openapi import error_response
 from tasks.filters import PRIORITY_LIST_SCHEMA, TaskFilter
 from tasks.serializers import (
     BulkActionSerializer,

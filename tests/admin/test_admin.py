@@ -6,8 +6,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from accounts.models import User
-from config import admin_paginator
-from config.admin_paginator import EstimatedCountPaginator
+from core import admin_paginator
+from core.admin_paginator import EstimatedCountPaginator
 from tasks.models import Task
 from tests.factories import TaskFactory, UserFactory
 

@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts.models import USER_ID_RE
-from config.durations import duration
+from core.durations import duration
 
 
 class Command(BaseCommand):

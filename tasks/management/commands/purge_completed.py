@@ -3,7 +3,7 @@ from datetime import timedelta
 from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
-from config.durations import duration
+from core.durations import duration
 from tasks.models import Task
 from tasks.services import tasks_delete
 

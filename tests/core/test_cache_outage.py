@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from config import cache as resilient_cache
+from core import cache as resilient_cache
 
 pytestmark = pytest.mark.django_db
 
@@ -31,7 +31,7 @@ def use_redis_at(settings):
         resilient_cache.breakers.clear()
         settings.CACHES = {
             "default": {
-                "BACKEND": "config.cache.ResilientRedisCache",
+                "BACKEND": "core.cache.ResilientRedisCache",
                 "LOCATION": url,
                 "OPTIONS": {
                     "IGNORE_EXCEPTIONS": True,
@@ -116,7 +116,7 @@ def exercise_every_route(client, user) -> list[int]:
 
 
 def cache_warnings(caplog) -> list[logging.LogRecord]:
-    return [r for r in caplog.records if r.name == "config.cache" and r.levelname == "WARNING"]
+    return [r for r in caplog.records if r.name == "core.cache" and r.levelname == "WARNING"]
 
 
 def test_every_route_works_while_redis_refuses_connections(
@@ -124,7 +124,7 @@ def test_every_route_works_while_redis_refuses_connections(
 ):
     use_redis_at(f"redis://127.0.0.1:{free_port()}/0")
 
-    with caplog.at_level(logging.WARNING, logger="config.cache"):
+    with caplog.at_level(logging.WARNING, logger="core.cache"):
         statuses = exercise_every_route(owner_client, user) + exercise_every_route(
             owner_client, user
         )

@@ -1,4 +1,4 @@
-"""config.postgresql: a kept connection's health is checked only after it sat idle."""
+"""core.postgresql: a kept connection's health is checked only after it sat idle."""
 
 import time
 
@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db import connections
 from django.http import HttpResponse
 
-from config.postgresql import base
+from core.postgresql import base
 from tests.conftest import requires_postgresql
 
 pytestmark = [requires_postgresql, pytest.mark.django_db(transaction=True)]

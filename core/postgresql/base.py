@@ -10,7 +10,7 @@ runs only when the connection has run no query for longer than the database's
 The price: when the server drops connections that were busy a moment ago (a restart, a
 failover, `pg_terminate_backend`), the next request on each of them fails, at most one per
 worker thread, where the check would have replaced the connection first. That request gets a
-503 asking to retry (config/errors.py), and Django replaces the connection after it.
+503 asking to retry (core/errors.py), and Django replaces the connection after it.
 """
 
 import time

@@ -7,7 +7,7 @@ import sys
 import pytest
 from rest_framework.test import APIClient
 
-from config.logging import JsonFormatter
+from core.logging import JsonFormatter
 from tasks.views import TaskViewSet
 
 pytestmark = pytest.mark.django_db

@@ -44,7 +44,7 @@ def test_sslmode_and_other_url_options_reach_the_driver():
 
     assert config["HOST"] == "db.example.com"
     assert config["CONN_MAX_AGE"] == 600 and config["CONN_HEALTH_CHECKS"] is True
-    assert config["ENGINE"] == "config.postgresql" and config["HEALTH_CHECK_IDLE_SECONDS"] == 1
+    assert config["ENGINE"] == "core.postgresql" and config["HEALTH_CHECK_IDLE_SECONDS"] == 1
     assert config["OPTIONS"]["sslmode"] == "require"
     assert config["OPTIONS"]["application_name"] == "todo"
     assert config["OPTIONS"]["connect_timeout"] == 5
