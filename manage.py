@@ -1,15 +1,14 @@
 #!/usr/bin/env python
 """Django's command-line utility for administrative tasks."""
 
-import os
 import sys
 
 
 def main() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    from django.core.management import execute_from_command_line
+    # A bad setting or an unreachable database stops the command with one line, not a traceback.
+    from config.startup import run_management_command
 
-    execute_from_command_line(sys.argv)
+    run_management_command(sys.argv)
 
 
 if __name__ == "__main__":

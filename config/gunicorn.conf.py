@@ -1,12 +1,18 @@
 """gunicorn settings: `gunicorn -c config/gunicorn.conf.py config.wsgi` (docs/deployment.md).
 
-gunicorn reads this file itself, before Django starts, so it reads its own variables from the
-environment; they are listed in .env.example with the others.
+gunicorn reads this file itself, before Django starts. It loads the settings first, so that
+`.env` is read (real environment variables win) and a bad setting stops gunicorn with one
+line before any worker starts; its own variables, listed in .env.example with the others, are
+then read from the environment.
 """
 
 import os
 
 import gunicorn.http.wsgi
+
+from config.startup import check_database_or_exit, load_settings_or_exit
+
+load_settings_or_exit()
 
 
 def env(name: str, default: str) -> str:
@@ -45,3 +51,9 @@ forwarded_allow_ips = env("FORWARDED_ALLOW_IPS", "127.0.0.1")
 
 # gunicorn names itself in a `Server` header on every response; say nothing instead.
 gunicorn.http.wsgi.SERVER = ""
+
+
+def on_starting(server) -> None:
+    """An unreachable or missing database stops gunicorn here, in one line, instead of every
+    worker failing its first requests."""
+    check_database_or_exit()

@@ -5,59 +5,63 @@ present; real environment variables win over it. With `DEBUG` off (the default),
 must be given; with `DEBUG` on, development defaults fill them in.
 """
 
-import os
 from datetime import timedelta
 from pathlib import Path
 
-import dj_database_url
+import environ
 from django.core.exceptions import ImproperlyConfigured
-from dotenv import load_dotenv
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
-def env_str(name: str, default: str = "") -> str:
-    return os.environ.get(name, default).strip()
+class Env(environ.Env):
+    """django-environ's reader and casts, with this service's rules where they differ.
+
+    - Unset, empty and blank mean the default: `.env.example` leaves optional variables empty.
+    - A value that does not parse stops start-up naming the variable, in one line; so does a
+      boolean that is neither true nor false (django-environ takes any unknown word as false,
+      so `DEBUG=ture` would silently mean production).
+    - No `$OTHER_VARIABLE` indirection: a secret that starts with `$` is taken as it is.
+    - List items are stripped: `a, b` is `["a", "b"]`.
+    """
+
+    TRUE = {"1", "true", "yes", "on"}
+    FALSE = {"0", "false", "no", "off"}
+    KINDS = {bool: "true or false", int: "a whole number", float: "a number"}
+
+    def get_value(self, var, cast=None, default=environ.Env.NOTSET, parse_default=False):
+        value = str(self.ENVIRON.get(var, "")).strip()
+        if not value:
+            if default is self.NOTSET:
+                raise ImproperlyConfigured(f"{var} is not set (see .env.example).")
+            if parse_default and isinstance(default, str):
+                return self.parse_value(default, cast)
+            return default
+        try:
+            return self.parse_value(value, cast)
+        except ValueError:
+            kind = self.KINDS.get(cast, "valid")
+            raise ImproperlyConfigured(f"{var} must be {kind}, not {value!r}.") from None
+
+    @classmethod
+    def parse_value(cls, value, cast):
+        if cast is bool and isinstance(value, str):
+            if value.lower() in cls.TRUE:
+                return True
+            if value.lower() in cls.FALSE:
+                return False
+            raise ValueError(value)
+        if cast is list and isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return super().parse_value(value, cast)
 
 
-def env_bool(name: str, default: bool = False) -> bool:
-    value = env_str(name).lower()
-    if not value:
-        return default
-    if value in {"1", "true", "yes", "on"}:
-        return True
-    if value in {"0", "false", "no", "off"}:
-        return False
-    raise ImproperlyConfigured(f"{name} must be true or false, not {value!r}.")
-
-
-def env_int(name: str, default: int) -> int:
-    value = env_str(name)
-    if not value:
-        return default
-    try:
-        return int(value)
-    except ValueError:
-        raise ImproperlyConfigured(f"{name} must be a whole number, not {value!r}.") from None
-
-
-def env_float(name: str, default: float) -> float:
-    value = env_str(name)
-    if not value:
-        return default
-    try:
-        return float(value)
-    except ValueError:
-        raise ImproperlyConfigured(f"{name} must be a number, not {value!r}.") from None
-
-
-def env_list(name: str, default: str = "") -> list[str]:
-    return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
+env = Env()
 
 
 def env_rate(name: str, default: str) -> str | None:
     """A DRF throttle rate such as "100/min", or None when set to "off"."""
-    value = env_str(name, default).lower()
+    value = env.str(name, default).lower()
     if value in {"off", "none", "0"}:
         return None
     count, _, period = value.partition("/")
@@ -68,24 +72,25 @@ def env_rate(name: str, default: str) -> str | None:
 
 def env_secret(name: str, development_default: str) -> str:
     """A secret that must be set in production and has a throwaway value in development."""
-    value = env_str(name)
+    value = env.str(name, "")
     if value:
         return value
     if DEBUG:
         return development_default
     raise ImproperlyConfigured(
-        f"{name} is not set. Set it in the environment (see .env.example), "
+        f"{name} is not set. Set it in the environment or in .env (see .env.example), "
         "or set DEBUG=true to use the development default."
     )
 
 
 # The test suite sets READ_DOTENV=false, so a developer's own .env cannot change its results.
-if env_bool("READ_DOTENV", default=True):
-    load_dotenv(BASE_DIR / ".env", override=False)
+# Values already in the environment win over the file's.
+if env.bool("READ_DOTENV", default=True):
+    Env.read_env(BASE_DIR / ".env", overwrite=False)
 
-DEBUG = env_bool("DEBUG", default=False)
+DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env_secret("SECRET_KEY", "django-insecure-development-only-key")
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -163,7 +168,9 @@ def database_config(
         raise ImproperlyConfigured(
             f"DATABASE_POOL_MODE must be session or transaction, not {pool_mode!r}."
         )
-    config = dj_database_url.parse(url, conn_max_age=conn_max_age, conn_health_checks=health_checks)
+    config = env.db_url_config(url)
+    config["CONN_MAX_AGE"] = conn_max_age
+    config["CONN_HEALTH_CHECKS"] = health_checks
     if config["ENGINE"] == "django.db.backends.postgresql":
         config["ENGINE"] = "core.postgresql"
         config["HEALTH_CHECK_IDLE_SECONDS"] = health_check_idle_seconds
@@ -176,38 +183,38 @@ def database_config(
     return config
 
 
-DATABASE_POOL_MODE = env_str("DATABASE_POOL_MODE", "session").lower()
+DATABASE_POOL_MODE = env.str("DATABASE_POOL_MODE", "session").lower()
 DATABASES = {
     "default": database_config(
-        env_str("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
+        env.str("DATABASE_URL", "") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
         pool_mode=DATABASE_POOL_MODE,
-        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 600),
-        connect_timeout=env_int("DATABASE_CONNECT_TIMEOUT", 5),
+        conn_max_age=env.int("DATABASE_CONN_MAX_AGE", 600),
+        connect_timeout=env.int("DATABASE_CONNECT_TIMEOUT", 5),
         # A `SELECT 1` before a request's first query on a kept connection that has sat idle,
         # so one that the server or a firewall dropped meanwhile is replaced instead of
         # failing that request. Busy connections skip it (core/postgresql/base.py).
-        health_checks=env_bool("DATABASE_HEALTH_CHECKS", default=True),
-        health_check_idle_seconds=env_float("DATABASE_HEALTH_CHECK_IDLE_SECONDS", 1),
+        health_checks=env.bool("DATABASE_HEALTH_CHECKS", default=True),
+        health_check_idle_seconds=env.float("DATABASE_HEALTH_CHECK_IDLE_SECONDS", 1),
     )
 }
 
-REDIS_URL = env_str("REDIS_URL")
-CACHE_TTL_SECONDS = env_int("CACHE_TTL_SECONDS", 300)
+REDIS_URL = env.str("REDIS_URL", "")
+CACHE_TTL_SECONDS = env.int("CACHE_TTL_SECONDS", 300)
 if REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "core.cache.ResilientRedisCache",
             "LOCATION": REDIS_URL,
             "TIMEOUT": CACHE_TTL_SECONDS,
-            "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "todo"),
+            "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", "todo"),
             "OPTIONS": {
                 "CLIENT_CLASS": "django_redis.client.DefaultClient",
                 # A Redis outage must slow the service down, not break it.
                 "IGNORE_EXCEPTIONS": True,
-                "SOCKET_CONNECT_TIMEOUT": env_float("CACHE_TIMEOUT_SECONDS", 0.25),
-                "SOCKET_TIMEOUT": env_float("CACHE_TIMEOUT_SECONDS", 0.25),
+                "SOCKET_CONNECT_TIMEOUT": env.float("CACHE_TIMEOUT_SECONDS", 0.25),
+                "SOCKET_TIMEOUT": env.float("CACHE_TIMEOUT_SECONDS", 0.25),
                 # After a failure, the cache is skipped for this long (core/cache.py).
-                "RETRY_SECONDS": env_float("CACHE_RETRY_SECONDS", 5),
+                "RETRY_SECONDS": env.float("CACHE_RETRY_SECONDS", 5),
             },
         }
     }
@@ -242,28 +249,28 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 
-# API.md §7: bodies over 1 MiB are a 413 (core.middleware.RequestBodyLimitMiddleware).
+# Bodies over 1 MiB are a 413 (core.middleware.RequestBodyLimitMiddleware).
 REQUEST_BODY_MAX_BYTES = 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = REQUEST_BODY_MAX_BYTES
 
 # Behind a TLS-terminating proxy, name the header it sets (X-Forwarded-Proto) so Django
 # knows a request came in over HTTPS. Only set it when the proxy overwrites that header.
-SECURE_PROXY_SSL_HEADER_NAME = env_str("SECURE_PROXY_SSL_HEADER")
+SECURE_PROXY_SSL_HEADER_NAME = env.str("SECURE_PROXY_SSL_HEADER", "")
 if SECURE_PROXY_SSL_HEADER_NAME:
     SECURE_PROXY_SSL_HEADER = (
         "HTTP_" + SECURE_PROXY_SSL_HEADER_NAME.upper().replace("-", "_"),
         "https",
     )
-SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
 # Probes come over plain HTTP from inside the host or container.
 SECURE_REDIRECT_EXEMPT = [r"^healthz/?$", r"^readyz/?$"]
-SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
-SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
-SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=True)
-SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", default=not DEBUG)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
+SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SESSION_COOKIE_HTTPONLY = True
-CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REST_FRAMEWORK = {
@@ -275,7 +282,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "core.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": None,
     # Per-user limits on /api/{user_id}/..., counted in the shared cache so that every worker
-    # sees the same count (API.md §7). "off" disables a limit.
+    # sees the same count. "off" disables a limit.
     "DEFAULT_THROTTLE_CLASSES": ["accounts.throttles.PerUserRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         "tasks": env_rate("API_RATE_LIMIT", "1200/min"),
@@ -283,21 +290,21 @@ REST_FRAMEWORK = {
     },
     # Throttles key anonymous clients by address: trust only as many X-Forwarded-For hops
     # as there are proxies of our own in front, so a client cannot pick a fresh address.
-    "NUM_PROXIES": env_int("NUM_PROXIES", 0),
+    "NUM_PROXIES": env.int("NUM_PROXIES", 0),
 }
 
 # Two ways to accept Better Auth's tokens, on together or alone (docs/better-auth.md):
 # HS256 signed with the shared BETTER_AUTH_SECRET, and the jwt() plugin's asymmetric tokens,
 # verified with the keys published at BETTER_AUTH_JWKS_URL.
-BETTER_AUTH_URL = env_str("BETTER_AUTH_URL").rstrip("/")
-BETTER_AUTH_JWKS_URL = env_str("BETTER_AUTH_JWKS_URL") or (
+BETTER_AUTH_URL = env.str("BETTER_AUTH_URL", "").rstrip("/")
+BETTER_AUTH_JWKS_URL = env.str("BETTER_AUTH_JWKS_URL", "") or (
     f"{BETTER_AUTH_URL}/api/auth/jwks" if BETTER_AUTH_URL else ""
 )
 if BETTER_AUTH_JWKS_URL and not BETTER_AUTH_JWKS_URL.startswith(("https://", "http://")):
     raise ImproperlyConfigured(
         f"BETTER_AUTH_JWKS_URL must be an http(s) URL, not {BETTER_AUTH_JWKS_URL!r}."
     )
-BETTER_AUTH_SECRET = env_str("BETTER_AUTH_SECRET")
+BETTER_AUTH_SECRET = env.str("BETTER_AUTH_SECRET", "")
 if not BETTER_AUTH_SECRET and not BETTER_AUTH_JWKS_URL:
     if not DEBUG:
         raise ImproperlyConfigured(
@@ -311,23 +318,23 @@ if not BETTER_AUTH_SECRET and not BETTER_AUTH_JWKS_URL:
 SUPPORTED_JWKS_ALGORITHMS = {"EdDSA", "ES256", "ES384", "ES512"} | {
     f"{family}{bits}" for family in ("RS", "PS") for bits in (256, 384, 512)
 }
-# Local accounts (API.md §5): register and sign in here, for deployments without Better Auth.
+# Local accounts: register and sign in here, for deployments without Better Auth.
 # Their tokens are HS256 with the shared secret, so they need one.
-LOCAL_AUTH_ENABLED = env_bool("LOCAL_AUTH_ENABLED", default=bool(BETTER_AUTH_SECRET))
+LOCAL_AUTH_ENABLED = env.bool("LOCAL_AUTH_ENABLED", default=bool(BETTER_AUTH_SECRET))
 if LOCAL_AUTH_ENABLED and not BETTER_AUTH_SECRET:
     raise ImproperlyConfigured(
         "LOCAL_AUTH_ENABLED needs BETTER_AUTH_SECRET: the tokens it issues are signed with it."
     )
 
-JWT_ALGORITHMS = env_list("JWT_ALGORITHMS", "EdDSA,ES256,ES512,RS256,PS256")
+JWT_ALGORITHMS = env.list("JWT_ALGORITHMS", default=["EdDSA", "ES256", "ES512", "RS256", "PS256"])
 if unsupported := sorted(set(JWT_ALGORITHMS) - SUPPORTED_JWKS_ALGORITHMS):
     raise ImproperlyConfigured(
         f"JWT_ALGORITHMS may only name {', '.join(sorted(SUPPORTED_JWKS_ALGORITHMS))}; "
         f"not {', '.join(unsupported)}."
     )
-JWKS_CACHE_TTL_SECONDS = env_int("JWKS_CACHE_TTL_SECONDS", 300)
+JWKS_CACHE_TTL_SECONDS = env.int("JWKS_CACHE_TTL_SECONDS", 300)
 # Bounds how long a request can wait for the JWKS endpoint, so a slow one never hangs workers.
-JWKS_FETCH_TIMEOUT_SECONDS = env_float("JWKS_FETCH_TIMEOUT_SECONDS", 3)
+JWKS_FETCH_TIMEOUT_SECONDS = env.float("JWKS_FETCH_TIMEOUT_SECONDS", 3)
 if not 1 <= JWKS_FETCH_TIMEOUT_SECONDS <= 10:
     raise ImproperlyConfigured("JWKS_FETCH_TIMEOUT_SECONDS must be between 1 and 10.")
 
@@ -336,9 +343,9 @@ SIMPLE_JWT = {
     # algorithms are chosen per token by accounts.tokens.BetterAuthTokenBackend.
     "ALGORITHM": "HS256",
     "SIGNING_KEY": BETTER_AUTH_SECRET,
-    "AUDIENCE": env_str("JWT_AUDIENCE") or None,
-    "ISSUER": env_str("JWT_ISSUER") or None,
-    "LEEWAY": env_int("JWT_LEEWAY_SECONDS", 30),
+    "AUDIENCE": env.str("JWT_AUDIENCE", "") or None,
+    "ISSUER": env.str("JWT_ISSUER", "") or None,
+    "LEEWAY": env.int("JWT_LEEWAY_SECONDS", 30),
     "AUTH_HEADER_TYPES": ("Bearer",),
     "USER_ID_FIELD": "id",
     "USER_ID_CLAIM": "sub",
@@ -347,13 +354,27 @@ SIMPLE_JWT = {
     "TOKEN_TYPE_CLAIM": "token_type",
     "JTI_CLAIM": "jti",
     "AUTH_TOKEN_CLASSES": ("accounts.authentication.BearerAccessToken",),
-    "ACCESS_TOKEN_LIFETIME": timedelta(seconds=env_int("JWT_ACCESS_TTL", 900)),
-    "REFRESH_TOKEN_LIFETIME": timedelta(seconds=env_int("JWT_REFRESH_TTL", 7 * 24 * 3600)),
+    "ACCESS_TOKEN_LIFETIME": timedelta(seconds=env.int("JWT_ACCESS_TTL", 900)),
+    "REFRESH_TOKEN_LIFETIME": timedelta(seconds=env.int("JWT_REFRESH_TTL", 7 * 24 * 3600)),
 }
 
-CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS", "http://localhost:3000" if DEBUG else "")
+# In development, a frontend on either name of this machine (Next.js prints both).
+CORS_ALLOWED_ORIGINS = env.list(
+    "CORS_ALLOWED_ORIGINS",
+    default=["http://localhost:3000", "http://127.0.0.1:3000"] if DEBUG else [],
+)
 CORS_URLS_REGEX = r"^/api/.*$"
-CORS_EXPOSE_HEADERS = ["ETag", "Link", "X-Total-Count", "Location", "X-Request-ID"]
+# What a browser frontend may read: paging, conditional requests, the 429/503 back-off and
+# the idempotent-replay marker the docs tell clients to look at.
+CORS_EXPOSE_HEADERS = [
+    "ETag",
+    "Link",
+    "X-Total-Count",
+    "Location",
+    "X-Request-ID",
+    "Retry-After",
+    "Idempotent-Replayed",
+]
 CORS_ALLOW_HEADERS = [
     "authorization",
     "content-type",
@@ -361,6 +382,8 @@ CORS_ALLOW_HEADERS = [
     "if-none-match",
     "idempotency-key",
     "x-request-id",
+    # An EventSource reconnecting to a live stream sends the last event id it saw.
+    "last-event-id",
 ]
 
 SPECTACULAR_SETTINGS = {
@@ -389,9 +412,9 @@ SPECTACULAR_SETTINGS = {
     ],
 }
 
-LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
+LOG_LEVEL = env.str("LOG_LEVEL", "INFO").upper()
 # "json": one JSON object per line (core.logging.JsonFormatter); "plain" for people.
-LOG_FORMAT = env_str("LOG_FORMAT", "plain").lower()
+LOG_FORMAT = env.str("LOG_FORMAT", "plain").lower()
 if LOG_FORMAT not in {"plain", "json"}:
     raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, not {LOG_FORMAT!r}.")
 LOGGING = {

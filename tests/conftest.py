@@ -154,7 +154,7 @@ def load_settings(monkeypatch):
     """`load_settings(**env)`: config/settings.py's values for this environment (DEBUG off)."""
 
     # A developer's .env must not leak into these environments.
-    monkeypatch.setattr("dotenv.load_dotenv", lambda *args, **kwargs: False)
+    monkeypatch.setenv("READ_DOTENV", "false")
 
     def load(**env: str) -> dict:
         for name in TOKEN_VARIABLES:

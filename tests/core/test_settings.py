@@ -1,6 +1,7 @@
 """Production settings: `check --deploy` is clean; database URLs and pool modes."""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -146,3 +147,52 @@ def test_a_missing_secret_key_stops_start_up_naming_it(load_settings, monkeypatc
 
     with pytest.raises(ImproperlyConfigured, match="SECRET_KEY"):
         load_settings(BETTER_AUTH_SECRET="s" * 32)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("DEBUG", "ture", "DEBUG must be true or false, not 'ture'."),
+        ("DATABASE_CONN_MAX_AGE", "ten", "DATABASE_CONN_MAX_AGE must be a whole number"),
+        ("DATABASE_HEALTH_CHECK_IDLE_SECONDS", "soon", "_IDLE_SECONDS must be a number"),
+    ],
+)
+def test_a_value_that_does_not_parse_stops_start_up_naming_it(load_settings, name, value, expected):
+    with pytest.raises(ImproperlyConfigured, match=re.escape(expected)):
+        load_settings(BETTER_AUTH_SECRET="s" * 32, SECRET_KEY="k", **{name: value})
+
+
+def test_empty_values_mean_the_default_as_env_example_leaves_them(load_settings):
+    settings = load_settings(
+        BETTER_AUTH_SECRET="s" * 32,
+        SECRET_KEY="k",
+        SECURE_SSL_REDIRECT="",
+        DATABASE_CONN_MAX_AGE=" ",
+        ALLOWED_HOSTS="",
+    )
+
+    assert settings["SECURE_SSL_REDIRECT"] is True
+    assert settings["DATABASES"]["default"]["CONN_MAX_AGE"] == 600
+    assert settings["ALLOWED_HOSTS"] == ["localhost", "127.0.0.1", "[::1]"]
+
+
+def test_lists_are_comma_separated_with_spaces_allowed(load_settings):
+    settings = load_settings(
+        BETTER_AUTH_SECRET="s" * 32, SECRET_KEY="k", ALLOWED_HOSTS=" api.example.com , , x.test"
+    )
+
+    assert settings["ALLOWED_HOSTS"] == ["api.example.com", "x.test"]
+
+
+def test_a_secret_starting_with_a_dollar_is_taken_as_it_is(load_settings):
+    settings = load_settings(BETTER_AUTH_SECRET="s" * 32, SECRET_KEY="$HOME-not-a-reference")
+
+    assert settings["SECRET_KEY"] == "$HOME-not-a-reference"
+
+
+def test_debug_allows_a_local_frontend_under_both_names(load_settings, monkeypatch):
+    monkeypatch.delenv("CORS_ALLOWED_ORIGINS", raising=False)
+
+    settings = load_settings(DEBUG="true")
+
+    assert settings["CORS_ALLOWED_ORIGINS"] == ["http://localhost:3000", "http://127.0.0.1:3000"]
