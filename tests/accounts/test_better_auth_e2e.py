@@ -1,10 +1,11 @@
 """End to end: tokens from a real Better Auth server (its jwt() plugin with the default
 options, and its bearer() plugin) against this API, through the JWKS it publishes.
 
-Needs Node.js and npm (the harness runs `npm ci` itself) and PostgreSQL for Better Auth
-(`BA_E2E_DATABASE_URL`, default postgres://postgres@127.0.0.1:5432/better_auth_e2e).
-Skips when Node is missing or the npm registry is unreachable, unless `BA_E2E_REQUIRED=1`
-(as in CI), which turns those skips into failures.
+Needs Node.js and npm (the harness runs `npm ci` itself) and PostgreSQL for Better Auth:
+`BA_E2E_DATABASE_URL`, else a `better_auth_e2e` database on the server `DATABASE_URL` points
+at. Skips, saying why, when Node is missing, no PostgreSQL is named or none answers, or the
+npm registry is unreachable; `BA_E2E_REQUIRED=1` (as in CI) turns those skips into failures.
+Nothing is installed or created before PostgreSQL is known to answer.
 """
 
 import os
@@ -22,7 +23,9 @@ from tests.betterauth.harness import (
     BetterAuthServer,
     RegistryUnreachableError,
     decode_jwt_unverified,
+    e2e_database_url,
     node_available,
+    postgresql_unreachable,
 )
 
 pytestmark = pytest.mark.django_db
@@ -38,8 +41,15 @@ def skip_or_fail(reason: str) -> None:
 def better_auth() -> Iterator[BetterAuthServer]:
     if not node_available():
         skip_or_fail("node/npm are not on PATH")
+    database_url = e2e_database_url()
+    if database_url is None:
+        skip_or_fail(
+            "Better Auth needs PostgreSQL: set DATABASE_URL (or BA_E2E_DATABASE_URL) to one"
+        )
+    if reason := postgresql_unreachable(database_url):
+        skip_or_fail(f"{reason}: start it, or point BA_E2E_DATABASE_URL at one that runs")
     try:
-        with BetterAuthServer() as server:
+        with BetterAuthServer(database_url=database_url) as server:
             yield server
     except RegistryUnreachableError as exc:
         skip_or_fail(f"the npm registry is unreachable: {exc}")

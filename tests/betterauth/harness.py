@@ -4,8 +4,11 @@ Standard library only. Typical use from a pytest fixture::
 
     if not node_available():
         pytest.skip("node/npm not on PATH")
+    database_url = e2e_database_url()
+    if database_url is None or postgresql_unreachable(database_url):
+        pytest.skip("no PostgreSQL for Better Auth")
     try:
-        with BetterAuthServer() as ba:
+        with BetterAuthServer(database_url=database_url) as ba:
             user = ba.sign_up("alice@example.com", "correct-horse-battery", "Alice")
             ...  # send user["jwt"] to Django, verify against ba.jwks_url
     except RegistryUnreachableError as exc:
@@ -28,10 +31,12 @@ import re
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from types import TracebackType
@@ -49,6 +54,8 @@ __all__ = [
     "AuthResult",
     "BetterAuthServer",
     "node_available",
+    "e2e_database_url",
+    "postgresql_unreachable",
     "ensure_node_modules",
     "decode_jwt_unverified",
 ]
@@ -59,9 +66,11 @@ HERE = Path(__file__).resolve().parent
 NODE_MODULES = HERE / "node_modules"
 STAMP_FILE = NODE_MODULES / ".betterauth-harness-stamp"
 INSTALL_LOCK = HERE / ".npm-ci.lock"
+# For the standalone smoke check only; the tests use e2e_database_url().
 DEFAULT_DATABASE_URL = os.environ.get(
     "BA_E2E_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/better_auth_e2e"
 )
+E2E_DATABASE_NAME = "better_auth_e2e"
 # Same default as server.mjs. JWKS private keys are stored encrypted with the secret, so a
 # database must always be used with the same secret (use another database_url otherwise).
 DEFAULT_SECRET = "better-auth-e2e-test-secret-not-for-production-0123456789"
@@ -126,6 +135,33 @@ class AuthResult(TypedDict):
 def node_available() -> bool:
     """True when both `node` and `npm` are on PATH."""
     return shutil.which("node") is not None and shutil.which("npm") is not None
+
+
+def e2e_database_url() -> str | None:
+    """Where the tests' Better Auth keeps its data, or None when the environment names no
+    PostgreSQL server.
+
+    `BA_E2E_DATABASE_URL` when set; else a `better_auth_e2e` database (created on first use)
+    on the server `DATABASE_URL` points at, when that is PostgreSQL. Never a server that the
+    environment does not name: a laptop without PostgreSQL skips these tests instead.
+    """
+    if explicit := os.environ.get("BA_E2E_DATABASE_URL", "").strip():
+        return explicit
+    url = urllib.parse.urlsplit(os.environ.get("DATABASE_URL", "").strip())
+    if url.scheme not in {"postgres", "postgresql", "pgsql"}:
+        return None
+    return urllib.parse.urlunsplit(url._replace(path=f"/{E2E_DATABASE_NAME}"))
+
+
+def postgresql_unreachable(database_url: str, timeout: float = 2.0) -> str | None:
+    """Why nothing listens at the URL's host and port, or None when something does."""
+    url = urllib.parse.urlsplit(database_url)
+    host, port = url.hostname or "localhost", url.port or 5432
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return None
+    except OSError as exc:
+        return f"PostgreSQL at {host}:{port} does not answer ({exc.strerror or exc})"
 
 
 def _lock_digest() -> str:
