@@ -1,16 +1,23 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularRedocView, SpectacularSwaggerView
 
 from accounts.models import USER_ID_PATTERN
 from core import errors
 from core.health import HealthView, ReadinessView
+from core.views import SchemaView, index
+
+# The admin is named for this service, not "Django administration".
+admin.site.site_header = "Todo backend administration"
+admin.site.site_title = "Todo backend admin"
+admin.site.index_title = "Users and tasks"
 
 urlpatterns = [
+    path("", index, name="index"),
     path("admin/", admin.site.urls),
     re_path(r"^healthz/?$", HealthView.as_view(), name="healthz"),
     re_path(r"^readyz/?$", ReadinessView.as_view(), name="readyz"),
-    re_path(r"^api/schema/?$", SpectacularAPIView.as_view(), name="schema"),
+    re_path(r"^api/schema/?$", SchemaView.as_view(), name="schema"),
     re_path(r"^api/docs/?$", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     re_path(r"^api/redoc/?$", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     # Before the user-id route, which would otherwise take "auth" for a user id.

@@ -3,7 +3,7 @@
 drf-spectacular imports this module as the project's schema class (`REST_FRAMEWORK`
 `DEFAULT_SCHEMA_CLASS`), which also registers the authentication extension below.
 
-Every operation gets the error responses that can happen to it (API.md §1, §7), so a route
+Every operation gets the error responses that can happen to it, so a route
 added later documents its 400/401/403/404/413/415/429 without repeating them. Errors that
 only some routes have (409, 412, 422, ...) are declared where they happen, with
 `error_response()`:
@@ -13,11 +13,13 @@ only some routes have (409, 412, 422, ...) are declared where they happen, with
 
 from typing import Any
 
+from django.utils.html import escape
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import build_bearer_security_scheme_object
+from drf_spectacular.renderers import OpenApiYamlRenderer
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse
-from rest_framework import permissions, serializers
+from rest_framework import permissions, renderers, serializers
 
 BODY_METHODS = {"POST", "PUT", "PATCH"}
 
@@ -161,3 +163,25 @@ def strip_optional_trailing_slash(
             seen.add((path, method))
             cleaned.append((path, path_regex, method, callback))
     return cleaned
+
+
+class OpenApiHtmlRenderer(renderers.BaseRenderer):
+    """The schema's YAML on a plain HTML page, for a browser that asks for text/html.
+
+    Self-contained (no script, style or font from anywhere), with links to the docs pages.
+    """
+
+    media_type = "text/html"
+    format = "html"
+    charset = "utf-8"
+
+    def render(self, data: Any, accepted_media_type: str | None = None, renderer_context=None):
+        document = OpenApiYamlRenderer().render(data, renderer_context=renderer_context)
+        return (
+            '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+            "<title>Todo API: OpenAPI schema</title></head><body>"
+            '<p>OpenAPI 3 schema. Read it in <a href="/api/docs/">Swagger UI</a> or '
+            '<a href="/api/redoc/">ReDoc</a>; as a file: <a href="?format=yaml">YAML</a>, '
+            '<a href="?format=json">JSON</a>.</p>'
+            f"<pre>{escape(document.decode())}</pre></body></html>"
+        ).encode()
