@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.models import Group
 
 from accounts.models import User
 from core.admin_paginator import EstimatedCountPaginator
@@ -22,9 +23,14 @@ class UserAdmin(DjangoUserAdmin):
     show_full_result_count = False
     fieldsets = [
         (None, {"fields": ["id", "email", "name", "password"]}),
-        ("Permissions", {"fields": ["is_active", "is_staff", "is_superuser", "groups"]}),
+        ("Permissions", {"fields": ["is_active", "is_staff", "is_superuser"]}),
         ("Dates", {"fields": ["date_joined", "last_login"]}),
     ]
     add_fieldsets = [
         (None, {"classes": ["wide"], "fields": ["email", "name", "password1", "password2"]}),
     ]
+
+
+# Groups are not used by this service: the Groups page and a user's groups field would only
+# invite staff to set up permissions that nothing reads.
+admin.site.unregister(Group)

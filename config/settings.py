@@ -248,6 +248,10 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
+# Until `collectstatic` has filled STATIC_ROOT (the Docker image does it at build time), WhiteNoise
+# serves the apps' own static folders, so the admin and the docs pages are styled under
+# gunicorn in a plain checkout too, with no manual step.
+WHITENOISE_USE_FINDERS = DEBUG or not STATIC_ROOT.is_dir()
 
 # Bodies over 1 MiB are a 413 (core.middleware.RequestBodyLimitMiddleware).
 REQUEST_BODY_MAX_BYTES = 1024 * 1024

@@ -8,6 +8,7 @@ from django.utils.html import format_html
 from accounts.admin import UserAdmin
 from accounts.models import User
 from core.admin_paginator import EstimatedCountPaginator
+from tasks.forms import TaskAdminForm
 from tasks.models import Task
 from tasks.services import tasks_delete, tasks_set_completed
 
@@ -41,6 +42,7 @@ class TaskAdmin(admin.ModelAdmin):
     `Task.save()`: the same write paths as the API.
     """
 
+    form = TaskAdminForm
     list_display = [
         "title",
         "owner",
