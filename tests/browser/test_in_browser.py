@@ -66,3 +66,71 @@ def test_swagger_ui_lists_the_operations(browser, live_server):
         method.strip() for method in page.locator(".opblock-summary-method").all_inner_texts()
     }
     assert {"GET", "POST", "PUT", "PATCH", "DELETE"} <= methods
+
+
+def requests_made(page) -> list[str]:
+    """Every URL the page fetches from now on (scripts, styles, fonts, images, XHR), except
+    those its Content-Security-Policy stopped before they left the browser."""
+    urls: list[str] = []
+    page.on("requestfinished", lambda request: urls.append(request.url))
+    page.on(
+        "requestfailed",
+        lambda request: request.failure == "csp" or urls.append(request.url),
+    )
+    return urls
+
+
+def test_root_opens_the_api_docs(browser, live_server):
+    page = browser.new_page()
+
+    page.goto(f"{live_server.url}/")
+
+    assert page.url == f"{live_server.url}/api/docs/"
+    page.locator(".opblock").first.wait_for()
+
+
+@pytest.mark.parametrize(
+    ("path", "ready"),
+    [("/api/docs/", ".opblock"), ("/api/redoc/", "[role=menuitem]"), ("/api/schema/", "pre")],
+)
+def test_the_docs_pages_load_nothing_from_elsewhere(browser, live_server, path, ready):
+    page = browser.new_page()
+    urls = requests_made(page)
+
+    page.goto(f"{live_server.url}{path}")
+    page.locator(ready).first.wait_for()
+    page.wait_for_load_state("networkidle")
+
+    elsewhere = [url for url in urls if not url.startswith((live_server.url, "data:", "blob:"))]
+    assert elsewhere == []
+    assert len(urls) > 1 or path == "/api/schema/"
+
+
+def test_staff_edit_a_tasks_tags_as_comma_separated_text(browser, live_server, staff):
+    task = TaskFactory(user=UserFactory(), title="Plan the trip", tags=["travel"])
+    page = browser.new_page()
+    urls = requests_made(page)
+
+    page.goto(f"{live_server.url}/admin/tasks/task/{task.pk}/change/")
+    page.fill("input[name=username]", staff.email)
+    page.fill("input[name=password]", STAFF_PASSWORD)
+    page.click("input[type=submit]")
+    expect(page.locator("#site-name")).to_have_text("Todo backend administration")
+    tags = page.locator("[name=tags]")
+    expect(tags).to_have_value("travel")
+
+    tags.fill("x" * 33)
+    page.click("input[name=_continue]")
+    expect(page.locator(".field-tags .errorlist")).to_have_text(
+        "Each tag must be 1 to 32 characters long."
+    )
+
+    page.locator("[name=tags]").fill("Travel, Summer,  family , summer")
+    page.click("input[name=_continue]")
+    expect(page.locator(".messagelist")).to_contain_text("was changed successfully")
+    expect(page.locator("[name=tags]")).to_have_value("travel, summer, family")
+    task.refresh_from_db()
+    assert task.tags == ["travel", "summer", "family"]
+    # The admin is styled: its stylesheets came from this server and loaded.
+    assert any(url.endswith("/static/admin/css/base.css") for url in urls)
+    assert page.locator("#header").evaluate("e => getComputedStyle(e).display") == "flex"
