@@ -3,7 +3,7 @@
 from typing import Any
 
 from rest_framework.request import Request
-from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.authentication import AUTH_HEADER_TYPE_BYTES, JWTAuthentication
 from rest_framework_simplejwt.backends import TokenBackend
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken, TokenError
 from rest_framework_simplejwt.tokens import AccessToken, Token
@@ -51,6 +51,17 @@ class BearerTokenAuthentication(JWTAuthentication):
     `WWW-Authenticate: Bearer`. The first valid token for an unknown `sub` creates the local
     user, with email and name from the claims when present, so staff see task owners.
     """
+
+    def get_raw_token(self, header: bytes) -> bytes | None:
+        # SimpleJWT treats a header with another scheme (or a bare token) as no header at all,
+        # and the answer would be "credentials were not provided": say what is expected.
+        parts = header.split()
+        if parts and parts[0] not in AUTH_HEADER_TYPE_BYTES:
+            raise AuthenticationFailed(
+                "The Authorization header must be 'Bearer <token>'.",
+                code="bad_authorization_header",
+            )
+        return super().get_raw_token(header)
 
     def get_validated_token(self, raw_token: bytes) -> Token:
         try:

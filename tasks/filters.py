@@ -156,6 +156,11 @@ class TaskFilter(django_filters.FilterSet):
     sort = django_filters.ChoiceFilter(
         choices=SORT_CHOICES,
         method="sort_by",
+        error_messages={
+            "invalid_choice": "%(value)s is not a sort order; use one of "
+            + ", ".join(value for value, _ in SORT_CHOICES)
+            + "."
+        },
         help_text=(
             "created (default -created), updated, title, due_date or priority; a leading - "
             "sorts descending. Ties are broken by -id. priority sorts by level "

@@ -49,6 +49,13 @@ class TestRejected:
     def test_malformed_tokens_are_401(self, user, raw):
         assert_unauthorized(get_tasks(user.id, f"Bearer {raw}"))
 
+    @pytest.mark.parametrize("header", ["eyJhbGciOiJIUzI1NiJ9.e30.x", "Token abc", "bearer x"])
+    def test_a_token_without_the_bearer_scheme_says_to_use_it(self, user, header):
+        response = get_tasks(user.id, header)
+
+        assert_unauthorized(response)
+        assert response.json()["detail"] == "The Authorization header must be 'Bearer <token>'."
+
     def test_bearer_without_a_token_is_401(self, user):
         assert_unauthorized(get_tasks(user.id, "Bearer"))
 

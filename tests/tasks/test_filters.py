@@ -161,6 +161,13 @@ class TestFilters:
         assert list(body["errors"]) == [param]
         assert body["detail"].startswith(f"{param}: ")
 
+    def test_an_unknown_sort_lists_the_valid_ones(self, owner_client, user):
+        response = owner_client.get(f"/api/{user.id}/tasks", {"sort": "bogus"})
+
+        message = response.json()["errors"]["sort"][0]
+        assert message.startswith("bogus is not a sort order; use one of created, -created,")
+        assert "-priority" in message
+
     def test_a_datetime_without_offset_says_to_send_one(self, owner_client, user):
         response = owner_client.get(f"/api/{user.id}/tasks", {"due_before": "2026-11-23T10:00:00"})
 
