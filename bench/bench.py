@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
-"""Benchmark the task API (shared/API.md sections 2-3) with wrk, alone or beside other servers.
+"""Benchmark the task API with wrk, alone or beside other servers of the same contract.
 
-Data is seeded through the API itself, so every server that speaks the contract (ours, the
-peers in shared/peers) is measured the same way. These machines are noisy (about +-30 % run to
-run), so the figure that matters is a ratio measured in one invocation: `compare` interleaves
-the targets A, B, B, A, ... per scenario so that drift hits every target alike.
+Data is seeded through the API itself, so every server that speaks the contract (ours, or
+another implementation of the same routes) is measured the same way. These machines are
+noisy (about +-30 % run to run), so the figure that matters is a ratio measured in one
+invocation: `compare` interleaves the targets A, B, B, A, ... per scenario so that drift hits
+every target alike.
 """
 
 import argparse
@@ -149,11 +150,37 @@ class Dataset:
 
 
 def _hint(status: int) -> str:
+    if status in (301, 308):
+        return " (it redirects to HTTPS: run it with SECURE_SSL_REDIRECT=false, or use https://)"
     if status == 401:
         return " (token rejected: pass the server's BETTER_AUTH_SECRET with --secret)"
     if status in (404, 405):
         return " (read-only server? seed it through a server on the same database: --seed-url)"
     return ""
+
+
+def check_answers(targets: list[Target], timeout: float = 5.0) -> None:
+    """Every target URL and seed URL answers HTTP, before anything is seeded anywhere.
+
+    Any status will do (without a token the API answers 401); a refused or silent address
+    stops the run, naming the target, instead of a traceback after seeding the others.
+    """
+    down = []
+    for target in targets:
+        for url in dict.fromkeys([target.url, target.seed_url]):
+            parts = urlsplit(url)
+            https = parts.scheme == "https"
+            cls = http.client.HTTPSConnection if https else http.client.HTTPConnection
+            conn = cls(parts.netloc, timeout=timeout)
+            try:
+                conn.request("GET", parts.path.rstrip("/") + "/healthz")
+                conn.getresponse().read()
+            except (OSError, http.client.HTTPException) as exc:
+                down.append(f"{target.name} at {url} ({exc.__class__.__name__}: {exc})")
+            finally:
+                conn.close()
+    if down:
+        raise BenchError("no answer from " + "; ".join(down) + ": start it, or fix --url")
 
 
 def seed(target: Target, secret: str, users: int, tasks: int, workers: int) -> Dataset:
@@ -348,6 +375,7 @@ def bench(targets: list[Target], opts: argparse.Namespace) -> None:
     """Seed and probe every target, then measure each scenario over interleaved rounds."""
     if not shutil.which("wrk"):
         raise BenchError("wrk is not installed (apt-get install -y wrk)")
+    check_answers(targets)
     skipped: dict[str, dict[str, str]] = {}
     runs: dict[tuple[str, str], list[Result]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
@@ -480,8 +508,9 @@ A scenario whose requests a target answers with 404/405 on a probe is skipped fo
 
 examples:
   bench.py run --url http://127.0.0.1:8000
-  bench.py compare --url django=http://127.0.0.1:8000 --url seed=http://127.0.0.1:8101 \\
-      --url floor=http://127.0.0.1:8102 --seed-url floor=http://127.0.0.1:8101 --check-spread
+  bench.py compare --url django=http://127.0.0.1:8000 --url other=http://127.0.0.1:8101
+  bench.py compare --url django=http://127.0.0.1:8000 --url ro=http://127.0.0.1:8102 \\
+      --seed-url ro=http://127.0.0.1:8101 --check-spread   # ro is read-only: seed it via 8101
 """
 
 
@@ -490,7 +519,7 @@ def main(argv: list[str] | None = None) -> int:
     common.add_argument(
         "--secret",
         default=os.environ.get("BETTER_AUTH_SECRET", DEFAULT_SECRET),
-        help="HS256 secret for the tokens (default: $BETTER_AUTH_SECRET, else the peers' secret)",
+        help=f"HS256 secret for the tokens (default: $BETTER_AUTH_SECRET, else {DEFAULT_SECRET})",
     )
     common.add_argument("--users", type=int, default=50, help="users seeded per target (50)")
     common.add_argument("--tasks", type=int, default=100, help="tasks per user = list size (100)")
