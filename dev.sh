@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # The two commands of the README, on a machine with nothing but Python 3.11+:
-#   ./dev.sh serve        install into .venv, migrate, serve on http://127.0.0.1:8000 (PORT=...)
+#   ./dev.sh serve        install into .venv, migrate, serve on http://127.0.0.1:8000
+#                         (HOST=0.0.0.0 for every interface, PORT=8123 for another port)
 #   ./dev.sh test [ARGS]  install into .venv (with test tools), run the whole suite (pytest ARGS)
 # and, for everything else:
 #   ./dev.sh manage CMD   manage.py CMD in .venv, with DEBUG=true unless DEBUG is set
-# All use SQLite and the local-memory cache unless DATABASE_URL / REDIS_URL are set.
+# serve and manage read .env when present (the tests never do); all use SQLite and the
+# local-memory cache unless DATABASE_URL / REDIS_URL are set. A bad setting or a database
+# that does not answer stops serve and manage with one line naming it.
 set -euo pipefail
 cd "$(dirname "$0")"
 

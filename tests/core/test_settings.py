@@ -196,3 +196,19 @@ def test_debug_allows_a_local_frontend_under_both_names(load_settings, monkeypat
     settings = load_settings(DEBUG="true")
 
     assert settings["CORS_ALLOWED_ORIGINS"] == ["http://localhost:3000", "http://127.0.0.1:3000"]
+
+
+def test_env_example_copied_as_it_is_is_a_working_development_setup(load_settings, monkeypatch):
+    values = {}
+    for line in (PROJECT_ROOT / ".env.example").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, _, value = line.partition("=")
+            values[name] = value
+    for name in TEST_ONLY_VARIABLES | {"SECRET_KEY", "DATABASE_URL", "REDIS_URL"}:
+        monkeypatch.delenv(name, raising=False)
+
+    settings = load_settings(**values)
+
+    assert settings["DEBUG"] is True and settings["SECURE_SSL_REDIRECT"] is False
+    assert settings["SECRET_KEY"] and settings["BETTER_AUTH_SECRET"]
+    assert settings["DATABASES"]["default"]["ENGINE"] == "django.db.backends.sqlite3"
