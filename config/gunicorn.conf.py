@@ -10,7 +10,7 @@ import os
 
 import gunicorn.http.wsgi
 
-from config.startup import check_database_or_exit, load_settings_or_exit
+from config.startup import check_database_or_exit, fail, load_settings_or_exit
 
 load_settings_or_exit()
 
@@ -20,24 +20,39 @@ def env(name: str, default: str) -> str:
     return os.environ.get(name, "").strip() or default
 
 
+def env_int(name: str, default: int) -> int:
+    """A whole number, or one line naming the variable (not gunicorn's config traceback)."""
+    value = env(name, str(default))
+    if not value.isdigit():
+        fail(f"{name} must be a whole number, not {value!r}.")
+    return int(value)
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = env(name, str(default)).lower()
+    if value not in {"1", "true", "yes", "on", "0", "false", "no", "off"}:
+        fail(f"{name} must be true or false, not {value!r}.")
+    return value in {"1", "true", "yes", "on"}
+
+
 bind = env("GUNICORN_BIND", "0.0.0.0:8000")
 # gthread measured fastest here (docs/deployment.md); "sync" and
 # "uvicorn.workers.UvicornWorker" (with config.asgi) are the alternatives.
 worker_class = env("GUNICORN_WORKER_CLASS", "gthread")
-workers = int(env("WEB_CONCURRENCY", str(os.cpu_count() or 1)))
-threads = int(env("GUNICORN_THREADS", "4"))
+workers = env_int("WEB_CONCURRENCY", os.cpu_count() or 1)
+threads = env_int("GUNICORN_THREADS", 4)
 # A worker silent for this long is killed and replaced; a request should never come close.
-timeout = int(env("GUNICORN_TIMEOUT", "30"))
+timeout = env_int("GUNICORN_TIMEOUT", 30)
 # On SIGTERM, workers stop accepting and get this long to finish in-flight requests.
-graceful_timeout = int(env("GUNICORN_GRACEFUL_TIMEOUT", "30"))
-keepalive = int(env("GUNICORN_KEEPALIVE", "5"))
+graceful_timeout = env_int("GUNICORN_GRACEFUL_TIMEOUT", 30)
+keepalive = env_int("GUNICORN_KEEPALIVE", 5)
 # Each worker listens on its own socket and the kernel spreads connections over them; with
 # one shared socket, one busy worker tends to accept nearly every keep-alive connection.
-reuse_port = env("GUNICORN_REUSE_PORT", "true").lower() in {"1", "true", "yes", "on"}
+reuse_port = env_bool("GUNICORN_REUSE_PORT", True)
 # Off by default: a worker's memory stays flat under a long soak (docs/performance.md), and
 # each recycle drops that worker's keep-alive connections onto the others. Set it (with 10 %
 # jitter against a stampede) if a leak ever shows.
-max_requests = int(env("GUNICORN_MAX_REQUESTS", "0"))
+max_requests = env_int("GUNICORN_MAX_REQUESTS", 0)
 max_requests_jitter = max_requests // 10
 # The app logs every request itself (with its request id), so gunicorn's access log is off.
 accesslog = None

@@ -102,3 +102,21 @@ def test_gunicorn_stops_when_the_database_does_not_answer():
     assert result.returncode == 2
     assert "error: cannot connect to the database in DATABASE_URL" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.skipif(not GUNICORN.exists(), reason="gunicorn is not installed in this venv")
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("GUNICORN_THREADS", "four", "GUNICORN_THREADS must be a whole number, not 'four'."),
+        ("GUNICORN_REUSE_PORT", "maybe", "GUNICORN_REUSE_PORT must be true or false, not 'maybe'."),
+    ],
+)
+def test_gunicorn_stops_on_a_bad_value_of_its_own_naming_it(name, value, message):
+    result = run(
+        [str(GUNICORN), "-c", "config/gunicorn.conf.py", "config.wsgi"],
+        GUNICORN_BIND="127.0.0.1:0",
+        **{name: value},
+    )
+
+    assert_one_line(result, f"error: {message}")
