@@ -8,8 +8,6 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from tests.conftest import requires_postgresql
-
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 GUNICORN = Path(sys.executable).with_name("gunicorn")
 
@@ -62,7 +60,7 @@ def test_a_database_server_that_does_not_answer_is_one_line_naming_it():
     )
 
 
-@requires_postgresql
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL: set DATABASE_URL")
 def test_a_missing_postgresql_database_is_one_line_saying_how_to_create_it():
     config = connection.settings_dict
     url = f"postgresql://{config['USER']}@{config['HOST']}:{config['PORT']}/no_such_database_x"
