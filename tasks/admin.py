@@ -1,6 +1,7 @@
 from django.contrib import admin, messages
 from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
+from django.forms import ModelForm
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
@@ -9,7 +10,13 @@ from accounts.admin import UserAdmin
 from accounts.models import User
 from core.admin_paginator import EstimatedCountPaginator
 from tasks.models import Task
-from tasks.services import tasks_delete, tasks_set_completed
+from tasks.services import (
+    task_create,
+    task_delete,
+    task_update,
+    tasks_delete,
+    tasks_set_completed,
+)
 
 
 class OwnerFilter(admin.SimpleListFilter):
@@ -37,8 +44,8 @@ class OwnerFilter(admin.SimpleListFilter):
 class TaskAdmin(admin.ModelAdmin):
     """Tasks for staff: a page costs the same few queries however many tasks exist.
 
-    Bulk actions and deletions go through tasks.services, single edits through
-    `Task.save()`: the same write paths as the API.
+    Every change staff make (the form, the actions, deletions) goes through tasks.services,
+    the write path of the API.
     """
 
     list_display = [
@@ -83,6 +90,20 @@ class TaskAdmin(admin.ModelAdmin):
     def reopen(self, request: HttpRequest, queryset: QuerySet[Task]) -> None:
         changed = tasks_set_completed(queryset=queryset, completed=False)
         self.message_user(request, f"Reopened {changed} task(s).", messages.SUCCESS)
+
+    def save_model(self, request: HttpRequest, task: Task, form: ModelForm, change: bool) -> None:
+        # The form has put its cleaned values on `task` (and Task.clean() normalised them).
+        fields = {name: getattr(task, name) for name in form.changed_data}
+        if change:
+            task_update(task=task, data=fields)
+            return
+        fields.pop("user", None)
+        created = task_create(user=task.user, data=fields)
+        # The admin goes on with the object it passed in (its id for the redirect, the log).
+        vars(task).update(vars(created))
+
+    def delete_model(self, request: HttpRequest, task: Task) -> None:
+        task_delete(task=task)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Task]) -> None:
         tasks_delete(queryset=queryset)
