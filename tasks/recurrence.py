@@ -94,6 +94,10 @@ class RecurrenceError(ValueError):
     """
 
 
+class _NeverOccurs(RecurrenceError):
+    """dateutil found that the rule produces nothing from the start it was given."""
+
+
 def validate_rule(text: str) -> str:
     """Return the normalised form of an ``RRULE`` value, or raise :class:`RecurrenceError`.
 
@@ -106,11 +110,19 @@ def validate_rule(text: str) -> str:
     ``UNTIL``, what dateutil cannot parse, and rules that can never produce an occurrence
     where that is cheap to see (the 30th of February).
     """
+    return _join(_checked(text))
+
+
+def _checked(text: str) -> dict[str, str]:
     parts = _parse(text)
-    # dateutil checks what is left (weekday lists, BYSETPOS with sets, impossible
-    # combinations of interval and BYHOUR); the start is arbitrary, no expansion happens.
-    _build(parts, datetime(2000, 1, 1))
-    return _join(parts)
+    try:
+        # dateutil checks what is left; the start is arbitrary and nothing is expanded.
+        _build(parts, datetime(2000, 1, 1))
+    except _NeverOccurs:
+        # An HOURLY rule whose INTERVAL misses its BYHOUR hours from this start may reach
+        # them from the real one: expansion decides (see _series).
+        pass
+    return parts
 
 
 @cache
@@ -367,7 +379,12 @@ def _build(parts: dict[str, str], start: datetime, until: datetime | None = None
         if until is not None:
             built = built.replace(until=until)
     except ValueError as error:
-        raise RecurrenceError(_plain(str(error))) from None
+        reason = str(error)
+        if "empty set" in reason or "empty rule" in reason:
+            raise _NeverOccurs(
+                "The recurrence rule can never occur: its INTERVAL never reaches its BYHOUR hours."
+            ) from None
+        raise RecurrenceError(_plain(reason)) from None
     return built
 
 
@@ -376,8 +393,6 @@ def _plain(reason: str) -> str:
     invalid = re.fullmatch(r"invalid '(\w+)': (.*)", reason)
     if invalid:
         return f"The value {invalid.group(2)[:40]} of {invalid.group(1)} is not valid."
-    if "empty set" in reason or "combination" in reason:
-        return "The recurrence rule can never occur: its parts exclude every date and time."
     return f"The recurrence rule does not parse: {reason.rstrip('.')}."
 
 
@@ -403,27 +418,42 @@ def _instants(rule: str, tz: str, series_start: datetime, after: datetime) -> It
     Checks its arguments at once (not on the first ``next``), so that even a preview of
     zero occurrences refuses a bad rule.
     """
-    parts = _parse(rule)
+    parts = _checked(rule)
     zone = ZoneInfo(validate_timezone(tz))
     after = _aware(after, "after").astimezone(UTC)
     start = _aware(series_start, "series_start").astimezone(zone)
     start = start.replace(tzinfo=None, microsecond=0)
     after_local = after.astimezone(zone).replace(tzinfo=None)
     until = _until_local(parts, zone)
-    series = _build(parts, start, until)
+    series = _series(parts, start, until)
 
     candidates: Iterator[datetime]
     shifted = None if "COUNT" in parts else _fast_forward(parts, start, after_local)
     if shifted is not None:
         # Far past the start, which therefore is not a candidate.
-        candidates = iter(_build(_pinned(parts, start), shifted, until))
+        candidates = _series(_pinned(parts, start), shifted, until)
     else:
         # The start is the first occurrence even when the rule does not produce it, and
         # counts towards COUNT (RFC 5545); dateutil counts only what it produces.
-        first = next(iter(series), None)
-        own = iter(series) if first == start else chain([start], series)
+        first = next(_series(parts, start, until), None)
+        own = series if first == start else chain([start], series)
         candidates = islice(own, int(parts["COUNT"])) if "COUNT" in parts else own
     return _later(candidates, zone, after)
+
+
+def _series(parts: dict[str, str], start: datetime, until: datetime | None) -> Iterator[datetime]:
+    """The rule's own occurrences from ``start``, naive local; none if it can reach none."""
+    try:
+        built = _build(parts, start, until)
+    except _NeverOccurs:
+        # Which hours an HOURLY rule with INTERVAL reaches depends on the start's hour,
+        # which validate_rule could not know: such a series is just its start.
+        return
+    try:
+        yield from built
+    except ValueError:
+        # dateutil finds some empty combinations only while iterating; same meaning.
+        return
 
 
 def _later(candidates: Iterator[datetime], zone: ZoneInfo, after: datetime) -> Iterator[datetime]:

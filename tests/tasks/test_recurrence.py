@@ -5,6 +5,8 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tasks.recurrence import (
     MAX_RULE_LENGTH,
@@ -393,6 +395,19 @@ def test_skipping_ahead_matches_the_full_walk(rule):
     )
 
 
+def test_an_hourly_interval_that_misses_its_hours_from_the_start_is_just_the_start():
+    rule = "FREQ=HOURLY;INTERVAL=2;BYHOUR=9"
+    assert validate_rule(rule) == rule
+    # From 09:00 every second hour reaches 09:00 again; from 10:00 it never does.
+    assert next_occurrence(rule, "UTC", utc(2026, 12, 1, 9), utc(2026, 12, 1, 9)) == utc(
+        2026, 12, 2, 9
+    )
+    start = utc(2026, 12, 1, 10)
+    assert occurrences(rule, "UTC", start, start - timedelta(hours=1), 3) == [start]
+    assert next_occurrence(rule, "UTC", start, start) is None
+    assert next_occurrence(rule, "UTC", start, start + timedelta(days=400)) is None
+
+
 def test_occurrences_preview_counts():
     start = utc(2026, 12, 1, 9)
     assert len(occurrences("FREQ=DAILY", "UTC", start, start, 5)) == 5
@@ -457,3 +472,37 @@ def test_describe_common_rules(rule, text):
 )
 def test_describe_falls_back_to_the_rule(rule):
     assert describe_rule(rule) == rule
+
+
+rule_shapes = st.sampled_from(
+    [
+        "FREQ=HOURLY",
+        "FREQ=HOURLY;BYHOUR=8,13",
+        "FREQ=DAILY",
+        "FREQ=DAILY;BYDAY=MO,FR",
+        "FREQ=WEEKLY",
+        "FREQ=WEEKLY;WKST=SU;BYDAY=SU,MO",
+        "FREQ=MONTHLY",
+        "FREQ=MONTHLY;BYMONTHDAY=-1",
+        "FREQ=MONTHLY;BYDAY=2WE",
+        "FREQ=MONTHLY;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=-1",
+        "FREQ=YEARLY",
+        "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29",
+    ]
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    shape=rule_shapes,
+    interval=st.integers(min_value=1, max_value=7),
+    zone=st.sampled_from(["UTC", "Europe/Berlin", "America/New_York", "Australia/Lord_Howe"]),
+    start=st.datetimes(min_value=datetime(2015, 1, 1), max_value=datetime(2020, 1, 1)),
+    gap=st.timedeltas(min_value=timedelta(days=9), max_value=timedelta(days=2000)),
+)
+def test_skipping_ahead_matches_the_full_walk_for_random_series(shape, interval, zone, start, gap):
+    rule = f"{shape};INTERVAL={interval}"
+    series_start = start.replace(tzinfo=UTC)
+    after = series_start + gap
+    walked = occurrences(f"{rule};COUNT=1000000", zone, series_start, after, 3)
+    assert occurrences(rule, zone, series_start, after, 3) == walked
