@@ -17,6 +17,7 @@ from tasks.filters import PRIORITY_LIST_SCHEMA, TaskFilter
 from tasks.serializers import (
     BulkActionSerializer,
     BulkResultSerializer,
+    OccurrencesSerializer,
     TagCountSerializer,
     TaskSerializer,
     TaskStatsSerializer,
@@ -192,6 +193,32 @@ task_operations = extend_schema_view(
         examples=[
             OpenApiExample("set", value={"completed": True}, request_only=True),
             TASK_RESPONSE_EXAMPLE,
+        ],
+    ),
+    occurrences=extend_schema(
+        operation_id="previewOccurrences",
+        summary="Preview a recurring task's next due dates",
+        description=(
+            "The due datetimes the series' rule produces after this task's due_at "
+            "(`[]` for a task without a recurrence)."
+        ),
+        parameters=[
+            TASK_ID,
+            OpenApiParameter(
+                "count",
+                OpenApiTypes.INT,
+                description="How many, 1 to 50 (default 5).",
+            ),
+            IF_NONE_MATCH,
+            ETAG_HEADER,
+        ],
+        responses={200: OccurrencesSerializer, 304: NOT_MODIFIED},
+        examples=[
+            OpenApiExample(
+                "weekly",
+                value={"occurrences": ["2026-12-07T08:00:00Z", "2026-12-14T08:00:00Z"]},
+                response_only=True,
+            )
         ],
     ),
     stats=extend_schema(
