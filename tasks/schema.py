@@ -36,6 +36,11 @@ TASK_EXAMPLE = {
     "tags": ["shopping"],
     "created_at": "2026-11-23T10:00:00Z",
     "updated_at": "2026-11-23T10:00:00Z",
+    "recurrence": None,
+    "timezone": "UTC",
+    "series_id": None,
+    "series_start": None,
+    "next_occurrence_id": None,
 }
 COMPLETED_TASK_EXAMPLE = {
     **TASK_EXAMPLE,
