@@ -7,6 +7,7 @@ must be given; with `DEBUG` on, development defaults fill them in.
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -29,7 +30,9 @@ class Env(environ.Env):
     FALSE = {"0", "false", "no", "off"}
     KINDS = {bool: "true or false", int: "a whole number", float: "a number"}
 
-    def get_value(self, var, cast=None, default=environ.Env.NOTSET, parse_default=False):
+    def get_value(
+        self, var: str, cast: Any = None, default: Any = environ.Env.NOTSET, parse_default=False
+    ) -> Any:
         value = str(self.ENVIRON.get(var, "")).strip()
         if not value:
             if default is self.NOTSET:
@@ -44,7 +47,7 @@ class Env(environ.Env):
             raise ImproperlyConfigured(f"{var} must be {kind}, not {value!r}.") from None
 
     @classmethod
-    def parse_value(cls, value, cast):
+    def parse_value(cls, value: Any, cast: Any) -> Any:
         if cast is bool and isinstance(value, str):
             if value.lower() in cls.TRUE:
                 return True

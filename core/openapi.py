@@ -175,7 +175,12 @@ class OpenApiHtmlRenderer(renderers.BaseRenderer):
     format = "html"
     charset = "utf-8"
 
-    def render(self, data: Any, accepted_media_type: str | None = None, renderer_context=None):
+    def render(
+        self,
+        data: Any,
+        accepted_media_type: str | None = None,
+        renderer_context: dict[str, Any] | None = None,
+    ) -> bytes:
         document = OpenApiYamlRenderer().render(data, renderer_context=renderer_context)
         return (
             '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
