@@ -108,3 +108,31 @@ def test_better_auth_session_and_bearer_tokens_are_401(api_trusts, kind):
     alice = sign_up(api_trusts, "Alice")
 
     assert_unauthorized(get_tasks(alice["user_id"], f"Bearer {alice[kind]}"))
+
+
+@pytest.mark.parametrize(
+    ("database_url", "explicit", "expected"),
+    [
+        (
+            "postgresql://app:pw@db.internal:6543/todo?sslmode=require",
+            "",
+            "postgresql://app:pw@db.internal:6543/better_auth_e2e?sslmode=require",
+        ),
+        ("sqlite:///db.sqlite3", "", None),
+        ("", "", None),
+        ("sqlite:///db.sqlite3", "postgres://ba@127.0.0.1/ba", "postgres://ba@127.0.0.1/ba"),
+    ],
+)
+def test_the_e2e_database_is_only_ever_on_a_server_the_environment_names(
+    monkeypatch, database_url, explicit, expected
+):
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("BA_E2E_DATABASE_URL", explicit)
+
+    assert e2e_database_url() == expected
+
+
+def test_a_closed_port_is_reported_without_waiting():
+    reason = postgresql_unreachable("postgresql://postgres@127.0.0.1:1/x", timeout=1)
+
+    assert reason == "PostgreSQL at 127.0.0.1:1 does not answer (Connection refused)"
