@@ -111,6 +111,7 @@ INSTALLED_APPS = [
     "pgtrigger",
     "accounts",
     "tasks",
+    "sync",
 ]
 
 MIDDLEWARE = [
@@ -419,6 +420,9 @@ SPECTACULAR_SETTINGS = {
         {"name": "health", "description": "Probes for load balancers and orchestrators."},
     ],
 }
+
+# The change feed keeps deletions (and every change) this long; older cursors are a 410.
+CHANGES_RETENTION_DAYS = env.int("CHANGES_RETENTION_DAYS", 30)
 
 LOG_LEVEL = env.str("LOG_LEVEL", "INFO").upper()
 # "json": one JSON object per line (core.logging.JsonFormatter); "plain" for people.
