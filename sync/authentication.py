@@ -1,5 +1,6 @@
 from django.db import transaction
 from django.utils import timezone
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
@@ -37,3 +38,13 @@ class TicketAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request: Request) -> str:
         return 'Bearer realm="api"'
+
+
+class TicketScheme(OpenApiAuthenticationExtension):
+    """How the OpenAPI schema describes tickets: a query parameter, on the stream only."""
+
+    target_class = TicketAuthentication
+    name = "eventTicket"
+
+    def get_security_definition(self, auto_schema: object) -> dict[str, str]:
+        return {"type": "apiKey", "in": "query", "name": "ticket"}
