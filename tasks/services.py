@@ -1,8 +1,11 @@
-"""The one way tasks change. The API, the admin's forms and actions and the management commands
-call these functions; nothing else writes tasks. Each call is one transaction: a single
-statement, or an atomic block.
+"""The one way tasks and lists change. The API, the admin's forms and actions and the
+management commands call these functions; nothing else writes tasks or lists. Each call is one
+transaction, which first locks the owner's user row (`lock_owners`): one user's writes run
+one at a time, so the rules that depend on other rows (a list's 500 limit, one level of
+subtasks, distinct positions within a sibling group) cannot be raced, and every writer takes
+its locks in one order (owner, then rows), so none deadlocks with the version triggers.
 
-What happens when tasks change, every time, whichever function below made the change:
+What happens when tasks or lists change, every time, whichever function below made the change:
 1. `updated_at` moves to the time of the write, and `completed_at` follows `completed`: set
    when a task becomes completed, cleared when it is reopened, left alone otherwise
    (`derive_columns`, the only code that sets either; a database constraint on `Task` holds
@@ -12,9 +15,18 @@ What happens when tasks change, every time, whichever function below made the ch
    toggle, which must read what it flips. Of two writers holding one ETag, one wins.
 3. The owner's `tasks_version` is bumped by the database in the same statement (the triggers
    declared on `Task`), which makes every cached read of theirs unreachable (tasks/caching.py).
+   Lists carry the same triggers, so list writes invalidate too.
 4. Once the transaction has committed, `tasks.signals.tasks_changed` is sent with the ids of
-   the tasks written and deleted: the one hook for whatever must follow a change (change
-   feed, live events, reminders, webhooks). Nothing is sent for a write that rolled back.
+   the tasks written and deleted (and `lists_changed` with the lists'): the one hook for
+   whatever must follow a change (change feed, live events, reminders, webhooks). Nothing is
+   sent for a write that rolled back.
+5. Placement (`place`): `list_id` and `parent_id` are checked against the owner's lists and
+   tasks (400s naming the field); a subtask lives in its parent's list, one level deep. A
+   task that is new, or whose list or parent a write changes, goes to the end of its sibling
+   group (same list, same parent); a parent whose list changes takes its subtasks along.
+   Deleting a task deletes its subtasks; deleting a list, its tasks.
+6. Completing a task, by any function here, completes its pending subtasks in the same
+   transaction; reopening it reopens none.
 """
 
 import json
@@ -23,22 +35,35 @@ from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from typing import Any
 
-from django.db import DatabaseError, connection, transaction
-from django.db.models import QuerySet
+from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db.models import Q, QuerySet
 from django.utils import timezone
+from rest_framework.exceptions import ValidationError
 
 from accounts.models import User
 from tasks import caching
-from tasks.models import Task
-from tasks.signals import TaskChange, tasks_changed
+from tasks.models import MAX_LISTS_PER_USER, Task, TaskList
+from tasks.positions import position_after, position_between
+from tasks.signals import ListChange, TaskChange, lists_changed, tasks_changed
 
 
 def task_create(*, user: User, data: dict[str, Any]) -> Task:
-    """A new task of `user` with the validated `data` (one INSERT)."""
+    """A new task of `user` with the validated `data`, at the end of its sibling group.
+
+    `data` may name `list_id` and `parent_id`; a bad one is a ValidationError (400) naming it.
+    """
     now = timezone.now()
-    task = Task(user=user, **data, created_at=now)
-    derive_columns(task, now, completion_written=True)
-    task.save(force_insert=True)
+    with transaction.atomic():
+        lock_owners([user.pk])
+        task = Task(user=user, created_at=now)
+        data = dict(data)
+        list_id, parent_id = place(user_id=user.pk, task=None, data=data)
+        for name, value in data.items():
+            setattr(task, name, value)
+        task.list_id, task.parent_id = list_id, parent_id
+        task.position = end_of_group(user.pk, list_id, parent_id)
+        derive_columns(task, now, completion_written=True)
+        task.save(force_insert=True)
     announce([TaskChange(user_id=user.pk, task_id=task.pk)])
     return task
 
@@ -46,16 +71,16 @@ def task_create(*, user: User, data: dict[str, Any]) -> Task:
 def task_update(*, task: Task, data: dict[str, Any], if_match: str | None = None) -> Task:
     """Write `data` (validated fields) to `task`; only those columns and the derived ones.
 
-    Without `if_match` no lock is taken, and a concurrent write to a column this one does not
-    name survives it. Raises `Task.DoesNotExist` when the task was deleted meanwhile.
+    A concurrent write to a column this one does not name survives it. Raises
+    `Task.DoesNotExist` when the task was deleted meanwhile, ValidationError for a bad
+    `list_id`/`parent_id`, `PreconditionFailed` for a stale `if_match`.
     """
-    with locked_if_matching(if_match):
-        if if_match is not None:
-            task = lock(task, if_match)
-        for name, value in data.items():
-            setattr(task, name, value)
-        save_changes(task, data.keys())
-    announce([TaskChange(user_id=task.user_id, task_id=task.pk)])
+    with transaction.atomic():
+        lock_owners([task.user_id])
+        # Read again under the owner's lock: the rules below compare with the task as it is.
+        task = lock(task, if_match)
+        changes = write_task(task, dict(data))
+    announce(changes)
     return task
 
 
@@ -65,31 +90,74 @@ def task_complete(
     """Set `completed`, or flip it when `completed` is None; under a row lock, so two
     concurrent toggles flip the task twice rather than once."""
     with transaction.atomic():
+        lock_owners([task.user_id])
         task = lock(task, if_match)
-        task.completed = not task.completed if completed is None else completed
-        save_changes(task, ["completed"])
-    announce([TaskChange(user_id=task.user_id, task_id=task.pk)])
+        changes = write_task(
+            task, {"completed": not task.completed if completed is None else completed}
+        )
+    announce(changes)
     return task
 
 
 def task_delete(*, task: Task, if_match: str | None = None) -> None:
-    with locked_if_matching(if_match):
+    """Delete `task` and its subtasks."""
+    with transaction.atomic():
+        lock_owners([task.user_id])
         if if_match is not None:
             task = lock(task, if_match)
+        subtasks = list(Task.objects.filter(parent_id=task.pk).values_list("pk", flat=True))
         if not Task.objects.filter(pk=task.pk).delete()[0]:
             raise Task.DoesNotExist()
-    announce([TaskChange(user_id=task.user_id, task_id=task.pk, deleted=True)])
+    announce(
+        [
+            TaskChange(user_id=task.user_id, task_id=pk, deleted=True)
+            for pk in [task.pk, *subtasks]
+        ]
+    )
+
+
+def task_move(
+    *,
+    task: Task,
+    before: int | None = None,
+    after: int | None = None,
+    group: dict[str, int | None] | None = None,
+    if_match: str | None = None,
+) -> Task:
+    """Place `task` just before the sibling `before`, just after `after`, or (neither) at the
+    end of its group; `group` (`list_id` and/or `parent_id`) moves it into another group first,
+    under the rules of `place`. Writes this task's `position` (and, for a parent that changes
+    list, its subtasks' list) and no other row. A neighbour that is not in the target group is
+    a ValidationError naming `before`/`after`.
+    """
+    with transaction.atomic():
+        lock_owners([task.user_id])
+        task = lock(task, if_match)
+        data: dict[str, Any] = dict(group or {})
+        list_id, parent_id = place(user_id=task.user_id, task=task, data=data)
+        siblings = Task.objects.filter(
+            user_id=task.user_id, list_id=list_id, parent_id=parent_id
+        ).exclude(pk=task.pk)
+        position = neighbour_position(siblings, before=before, after=after)
+        changes = write_task(task, data, position=position)
+    announce(changes)
+    return task
 
 
 def tasks_set_completed(*, queryset: QuerySet[Task], completed: bool) -> int:
     """Complete (or reopen) the tasks of `queryset`, of any owners; returns how many changed.
 
-    Tasks already in the wanted state are left alone, so their `completed_at` and
-    `updated_at` keep telling the truth. The tasks are locked, then changed in one UPDATE.
+    Completing also completes the pending subtasks of those tasks (and counts them). Tasks
+    already in the wanted state are left alone, so their `completed_at` and `updated_at` keep
+    telling the truth. The tasks are locked, then changed in one UPDATE.
     """
     with transaction.atomic():
+        lock_owners(queryset.order_by().values_list("user_id", flat=True).distinct())
+        chosen = queryset.order_by().values("pk")
+        targets = Q(pk__in=chosen) | Q(parent__in=chosen) if completed else Q(pk__in=chosen)
         rows = list(
-            queryset.exclude(completed=completed)
+            Task.objects.filter(targets)
+            .exclude(completed=completed)
             .select_for_update()
             .order_by()
             .values_list("pk", "user_id")
@@ -103,9 +171,17 @@ def tasks_set_completed(*, queryset: QuerySet[Task], completed: bool) -> int:
 
 
 def tasks_delete(*, queryset: QuerySet[Task]) -> int:
-    """Delete the tasks of `queryset`, of any owners; returns how many were deleted."""
+    """Delete the tasks of `queryset`, of any owners, and their subtasks; returns how many
+    were deleted, subtasks included."""
     with transaction.atomic():
-        rows = list(queryset.select_for_update().order_by().values_list("pk", "user_id"))
+        lock_owners(queryset.order_by().values_list("user_id", flat=True).distinct())
+        chosen = queryset.order_by().values("pk")
+        rows = list(
+            Task.objects.filter(Q(pk__in=chosen) | Q(parent__in=chosen))
+            .select_for_update()
+            .order_by()
+            .values_list("pk", "user_id")
+        )
         Task.objects.filter(pk__in=[pk for pk, _ in rows]).delete()
     announce([TaskChange(user_id=owner, task_id=pk, deleted=True) for pk, owner in rows])
     return len(rows)
@@ -113,7 +189,8 @@ def tasks_delete(*, queryset: QuerySet[Task]) -> int:
 
 def tasks_import(*, tasks: Iterable[Task]) -> int:
     """Insert many new tasks that carry their own history (`created_at`, `updated_at`), as
-    `seed_demo` makes them; a completed one was completed at its last update. COPY on
+    `seed_demo` makes them; a completed one was completed at its last update. Each carries
+    its `position` (and `list_id`/`parent_id`, which the caller has made consistent). COPY on
     PostgreSQL, several times faster than multi-row INSERTs for big loads; one transaction.
     """
     tasks = list(tasks)
@@ -169,9 +246,221 @@ def lock(task: Task, if_match: str | None) -> Task:
     return current
 
 
+def lock_owners(user_ids: Iterable[str]) -> None:
+    """Lock the owners' user rows until the transaction ends, in id order (see the module
+    docstring: it serialises each user's writes and fixes the lock order)."""
+    ids = sorted(set(user_ids))
+    if ids:
+        list(
+            User.objects.select_for_update()
+            .filter(pk__in=ids)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+
+
+def field_error(field: str, message: str) -> ValidationError:
+    return ValidationError({field: [message]})
+
+
+def place(*, user_id: str, task: Task | None, data: dict[str, Any]) -> tuple[int | None, int | None]:
+    """The (list_id, parent_id) that `task` (None: a new task) gets from `data`, checked
+    against the owner's rows as they are now (call under `lock_owners`). Removes both keys
+    from `data`. Raises a ValidationError naming `parent_id` for a missing, foreign, nested
+    or own parent and for a task with subtasks becoming a subtask, and naming `list_id` for a
+    missing or foreign list or one other than the parent's.
+    """
+    has_list, has_parent = "list_id" in data, "parent_id" in data
+    list_id = data.pop("list_id", task.list_id if task else None)
+    parent_id = data.pop("parent_id", task.parent_id if task else None)
+    if parent_id is None:
+        if has_list and list_id is not None:
+            if not TaskList.objects.filter(user_id=user_id, pk=list_id).exists():
+                raise field_error("list_id", "No such list.")
+        return list_id, None
+    if has_parent:
+        if task is not None and parent_id == task.pk:
+            raise field_error("parent_id", "A task cannot be its own parent.")
+        parent = (
+            Task.objects.filter(user_id=user_id, pk=parent_id)
+            .values_list("parent_id", "list_id")
+            .first()
+        )
+        if parent is None:
+            raise field_error("parent_id", "No such task.")
+        if parent[0] is not None:
+            raise field_error("parent_id", "That task is a subtask; subtasks have no subtasks.")
+        if task is not None and Task.objects.filter(parent_id=task.pk).exists():
+            raise field_error("parent_id", "This task has subtasks, so it cannot be a subtask.")
+        parent_list = parent[1]
+    else:
+        # An existing subtask staying under its parent: it is in its parent's list already.
+        parent_list = task.list_id if task else None
+    if has_list and list_id != parent_list:
+        raise field_error("list_id", "A subtask is always in its parent's list.")
+    return parent_list, parent_id
+
+
+def end_of_group(user_id: str, list_id: int | None, parent_id: int | None) -> str:
+    """A position after every task of the sibling group (call under `lock_owners`)."""
+    last = (
+        Task.objects.filter(user_id=user_id, list_id=list_id, parent_id=parent_id)
+        .order_by("-position")
+        .values_list("position", flat=True)
+        .first()
+    )
+    return position_after(last)
+
+
+def neighbour_position(siblings: QuerySet, *, before: int | None, after: int | None) -> str:
+    """A position just before the row `before` of `siblings`, just after `after`, or after
+    all of them; `siblings` excludes the row being placed. Raises a ValidationError naming
+    `before`/`after` when that row is not among `siblings`."""
+    anchor_id, field = (before, "before") if before is not None else (after, "after")
+    if anchor_id is None:
+        last = siblings.order_by("-position").values_list("position", flat=True).first()
+        return position_after(last)
+    anchor = siblings.filter(pk=anchor_id).values_list("position", flat=True).first()
+    if anchor is None:
+        raise field_error(field, "Not one of the items of the group it is placed in.")
+    if before is not None:
+        previous = (
+            siblings.filter(position__lt=anchor)
+            .order_by("-position")
+            .values_list("position", flat=True)
+            .first()
+        )
+        return position_between(previous, anchor)
+    following = (
+        siblings.filter(position__gt=anchor)
+        .order_by("position")
+        .values_list("position", flat=True)
+        .first()
+    )
+    return position_between(anchor, following)
+
+
+def write_task(task: Task, data: dict[str, Any], position: str | None = None) -> list[TaskChange]:
+    """Apply `data` to the (locked) `task` with placement, subtask and completion rules; the
+    changes to announce. `position`: where a move puts it (else the end of its group, when
+    its group changes)."""
+    old_list, old_parent, was_completed = task.list_id, task.parent_id, task.completed
+    fields = set(data)
+    list_id, parent_id = place(user_id=task.user_id, task=task, data=data)
+    for name, value in data.items():
+        setattr(task, name, value)
+    task.list_id, task.parent_id = list_id, parent_id
+    if (list_id, parent_id) != (old_list, old_parent):
+        fields |= {"list_id", "parent_id", "position"}
+        task.position = end_of_group(task.user_id, list_id, parent_id)
+    if position is not None:
+        fields.add("position")
+        task.position = position
+    save_changes(task, fields)
+    changes = [TaskChange(user_id=task.user_id, task_id=task.pk)]
+    subtasks = Task.objects.filter(parent_id=task.pk)
+    now = task.updated_at
+    if list_id != old_list:
+        moved = list(subtasks.values_list("pk", flat=True))
+        subtasks.update(list_id=list_id, updated_at=now)
+        changes += [TaskChange(user_id=task.user_id, task_id=pk) for pk in moved]
+    if task.completed and not was_completed:
+        pending = subtasks.filter(completed=False)
+        finished = list(pending.values_list("pk", flat=True))
+        pending.update(completed=True, completed_at=now, updated_at=now)
+        changes += [TaskChange(user_id=task.user_id, task_id=pk) for pk in finished]
+    return changes
+
+
 def announce(changes: list[TaskChange]) -> None:
     if changes:
         transaction.on_commit(lambda: tasks_changed.send(sender=Task, changes=changes))
+
+
+def announce_lists(changes: list[ListChange]) -> None:
+    transaction.on_commit(lambda: lists_changed.send(sender=TaskList, changes=changes))
+
+
+def list_create(*, user: User, data: dict[str, Any]) -> TaskList:
+    """A new list of `user` at the end of their lists. A name the user already has (ignoring
+    case) or a 501st list is a ValidationError (400)."""
+    now = timezone.now()
+    with transaction.atomic():
+        lock_owners([user.pk])
+        lists = TaskList.objects.filter(user=user)
+        if lists.count() >= MAX_LISTS_PER_USER:
+            raise field_error(
+                "name", f"You have {MAX_LISTS_PER_USER} lists, the most there can be."
+            )
+        last = lists.order_by("-position").values_list("position", flat=True).first()
+        task_list = TaskList(
+            user=user, **data, position=position_after(last), created_at=now, updated_at=now
+        )
+        save_list(task_list, force_insert=True)
+    announce_lists([ListChange(user_id=user.pk, list_id=task_list.pk)])
+    return task_list
+
+
+def list_update(
+    *, task_list: TaskList, data: dict[str, Any], if_match: str | None = None
+) -> TaskList:
+    """Write `data` (validated `name`/`color`) to the list. Raises `TaskList.DoesNotExist`
+    when it was deleted meanwhile."""
+    with transaction.atomic():
+        lock_owners([task_list.user_id])
+        task_list = lock_list(task_list, if_match)
+        for name, value in data.items():
+            setattr(task_list, name, value)
+        task_list.updated_at = timezone.now()
+        save_list(task_list, update_fields={*data, "updated_at"})
+    announce_lists([ListChange(user_id=task_list.user_id, list_id=task_list.pk)])
+    return task_list
+
+
+def list_delete(*, task_list: TaskList, if_match: str | None = None) -> None:
+    """Delete the list, its tasks and their subtasks."""
+    with transaction.atomic():
+        lock_owners([task_list.user_id])
+        task_list = lock_list(task_list, if_match)
+        tasks = list(Task.objects.filter(list_id=task_list.pk).values_list("pk", flat=True))
+        task_list.delete()
+    announce([TaskChange(user_id=task_list.user_id, task_id=pk, deleted=True) for pk in tasks])
+    announce_lists([ListChange(user_id=task_list.user_id, list_id=task_list.pk, deleted=True)])
+
+
+def list_move(
+    *,
+    task_list: TaskList,
+    before: int | None = None,
+    after: int | None = None,
+    if_match: str | None = None,
+) -> TaskList:
+    """Place the list just before the list `before`, after `after`, or at the end; writes
+    this list's `position` only."""
+    with transaction.atomic():
+        lock_owners([task_list.user_id])
+        task_list = lock_list(task_list, if_match)
+        siblings = TaskList.objects.filter(user_id=task_list.user_id).exclude(pk=task_list.pk)
+        task_list.position = neighbour_position(siblings, before=before, after=after)
+        task_list.updated_at = timezone.now()
+        save_list(task_list, update_fields={"position", "updated_at"})
+    announce_lists([ListChange(user_id=task_list.user_id, list_id=task_list.pk)])
+    return task_list
+
+
+def lock_list(task_list: TaskList, if_match: str | None) -> TaskList:
+    current = TaskList.objects.select_for_update().get(pk=task_list.pk)
+    caching.check_if_match(if_match, current)
+    return current
+
+
+def save_list(task_list: TaskList, **kwargs: Any) -> None:
+    try:
+        with transaction.atomic():
+            task_list.save(**kwargs)
+    except IntegrityError:
+        # The one constraint a valid list can break: the name, unique per user ignoring case.
+        raise field_error("name", "You already have a list with this name.") from None
 
 
 COPY_COLUMNS = [
@@ -183,6 +472,9 @@ COPY_COLUMNS = [
     "priority",
     "due_at",
     "tags",
+    "list_id",
+    "parent_id",
+    "position",
     "created_at",
     "updated_at",
 ]
