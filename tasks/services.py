@@ -134,7 +134,9 @@ def task_move(
         lock_owners([task.user_id])
         task = lock(task, if_match)
         data: dict[str, Any] = dict(group or {})
-        list_id, parent_id = place(user_id=task.user_id, task=task, data=data)
+        # The target group first (write_task checks and applies it again), so the neighbour
+        # is looked for among the right siblings.
+        list_id, parent_id = place(user_id=task.user_id, task=task, data=dict(data))
         siblings = Task.objects.filter(
             user_id=task.user_id, list_id=list_id, parent_id=parent_id
         ).exclude(pk=task.pk)
