@@ -192,7 +192,6 @@ class TaskList(models.Model):
         return self.name
 
 
-
 class Task(models.Model):
     """One item on a user's todo list.
 

@@ -109,10 +109,7 @@ def task_delete(*, task: Task, if_match: str | None = None) -> None:
         if not Task.objects.filter(pk=task.pk).delete()[0]:
             raise Task.DoesNotExist()
     announce(
-        [
-            TaskChange(user_id=task.user_id, task_id=pk, deleted=True)
-            for pk in [task.pk, *subtasks]
-        ]
+        [TaskChange(user_id=task.user_id, task_id=pk, deleted=True) for pk in [task.pk, *subtasks]]
     )
 
 
@@ -265,7 +262,9 @@ def field_error(field: str, message: str) -> ValidationError:
     return ValidationError({field: [message]})
 
 
-def place(*, user_id: str, task: Task | None, data: dict[str, Any]) -> tuple[int | None, int | None]:
+def place(
+    *, user_id: str, task: Task | None, data: dict[str, Any]
+) -> tuple[int | None, int | None]:
     """The (list_id, parent_id) that `task` (None: a new task) gets from `data`, checked
     against the owner's rows as they are now (call under `lock_owners`). Removes both keys
     from `data`. Raises a ValidationError naming `parent_id` for a missing, foreign, nested

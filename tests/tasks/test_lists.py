@@ -58,7 +58,9 @@ class TestCreate:
     def test_another_users_name_is_free(self, owner_client, user, other_user):
         TaskListFactory(user=other_user, name="Work")
 
-        assert owner_client.post(lists_url(user), {"name": "work"}, format="json").status_code == 201
+        assert (
+            owner_client.post(lists_url(user), {"name": "work"}, format="json").status_code == 201
+        )
 
     @pytest.mark.parametrize(
         "body, field",
@@ -162,9 +164,7 @@ class TestRead:
         moved = owner_client.post(lists_url(user, task_list, "/move/"), {}, format="json")
         assert moved.status_code == 200
 
-    def test_another_users_path_is_403_and_their_list_404(
-        self, owner_client, user, other_user
-    ):
+    def test_another_users_path_is_403_and_their_list_404(self, owner_client, user, other_user):
         theirs = TaskListFactory(user=other_user)
 
         assert owner_client.get(lists_url(other_user)).status_code == 403
@@ -367,6 +367,8 @@ def test_positions_sort_in_byte_order_in_the_database(user):
     for key in ["a", "Z", "b"]:
         TaskList.objects.create(user=user, name=key, position=key)
 
-    names = list(TaskList.objects.filter(user=user).order_by("position").values_list("name", flat=True))
+    names = list(
+        TaskList.objects.filter(user=user).order_by("position").values_list("name", flat=True)
+    )
 
     assert names == ["Z", "a", "b"], connection.vendor

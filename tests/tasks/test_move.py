@@ -16,7 +16,9 @@ def move_url(user, task):
 
 
 def group_order(**group):
-    return list(Task.objects.filter(**group).order_by("position", "-id").values_list("pk", flat=True))
+    return list(
+        Task.objects.filter(**group).order_by("position", "-id").values_list("pk", flat=True)
+    )
 
 
 class TestWithinAGroup:
@@ -70,7 +72,10 @@ class TestWithinAGroup:
 class TestAcrossGroups:
     def test_into_another_list_at_a_place(self, owner_client, user):
         task_list = TaskListFactory(user=user)
-        x, y = TaskFactory(user=user, list_id=task_list.id), TaskFactory(user=user, list_id=task_list.id)
+        x, y = (
+            TaskFactory(user=user, list_id=task_list.id),
+            TaskFactory(user=user, list_id=task_list.id),
+        )
         task = TaskFactory(user=user)
 
         response = owner_client.post(

@@ -140,9 +140,7 @@ class TestPlacement:
         assert response.status_code == 200
         assert (response.json()["parent_id"], response.json()["list_id"]) == (None, task_list.id)
 
-    def test_changing_the_list_puts_the_task_at_the_end_of_the_new_group(
-        self, owner_client, user
-    ):
+    def test_changing_the_list_puts_the_task_at_the_end_of_the_new_group(self, owner_client, user):
         task_list = TaskListFactory(user=user)
         there = TaskFactory(user=user, list_id=task_list.id)
         task = TaskFactory(user=user)
@@ -215,7 +213,9 @@ class TestLifecycle:
                 tasks_url(user, parent), {"title": "P", "completed": True}, format="json"
             )
 
-        states = {task["id"]: task["completed"] for task in owner_client.get(tasks_url(user)).json()}
+        states = {
+            task["id"]: task["completed"] for task in owner_client.get(tasks_url(user)).json()
+        }
         assert states == {parent.id: True, pending.id: True, done.id: True}
         assert Task.objects.get(pk=done.pk).completed_at == done_at
 
@@ -234,7 +234,9 @@ class TestLifecycle:
         TaskFactory(user=user, parent_id=parent.id)
 
         response = owner_client.post(
-            tasks_url(user, suffix="/bulk"), {"action": "complete", "ids": [parent.id]}, format="json"
+            tasks_url(user, suffix="/bulk"),
+            {"action": "complete", "ids": [parent.id]},
+            format="json",
         )
 
         assert response.json() == {"affected": 2}
