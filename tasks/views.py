@@ -225,7 +225,8 @@ class TaskListViewSet(
     500 per user); the counts come with the lists, in the one query that loads them.
     """
 
-    queryset = TaskList.objects.with_counts()
+    # Explicitly ordered: Django leaves Meta.ordering out of aggregating queries.
+    queryset = TaskList.objects.with_counts().order_by("position", "-id")
     serializer_class = TaskListSerializer
     pagination_class = None
     lookup_value_regex = r"[0-9]{1,18}"
