@@ -191,8 +191,12 @@ def tasks_import(*, tasks: Iterable[Task]) -> int:
     `seed_demo` makes them; a completed one was completed at its last update. Each carries
     its `position` (and `list_id`/`parent_id`, which the caller has made consistent). COPY on
     PostgreSQL, several times faster than multi-row INSERTs for big loads; one transaction.
+    Tasks without an id get one from `task_ids_reserve`.
     """
     tasks = list(tasks)
+    missing = [task for task in tasks if task.pk is None]
+    for task, pk in zip(missing, task_ids_reserve(count=len(missing)), strict=True):
+        task.pk = pk
     for task in tasks:
         derive_columns(task, task.updated_at, completion_written=True)
     with transaction.atomic():
@@ -200,9 +204,33 @@ def tasks_import(*, tasks: Iterable[Task]) -> int:
             copy_tasks(tasks)
         else:
             Task.objects.bulk_create(tasks, batch_size=1000)
-    # Rows written by COPY have no ids here; their owners' caches were invalidated by the
-    # trigger all the same, and an import is nothing another device needs to hear of.
+    # The owners' caches were invalidated by the trigger, and an import is nothing another
+    # device needs to hear of.
     return len(tasks)
+
+
+def lists_import(*, lists: Iterable[TaskList]) -> list[TaskList]:
+    """Insert many new lists that carry their positions (seed_demo); one transaction. The
+    caller keeps names unique per user; the constraint refuses a duplicate all the same."""
+    with transaction.atomic():
+        return TaskList.objects.bulk_create(list(lists), batch_size=1000)
+
+
+def task_ids_reserve(*, count: int) -> list[int]:
+    """`count` ids for tasks that `tasks_import` will insert, so that an import can name
+    parents within itself. PostgreSQL draws them from the id sequence; on SQLite (one
+    development process) they follow the largest id."""
+    if count <= 0:
+        return []
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+                [Task._meta.db_table, count],
+            )
+            return [row[0] for row in cursor.fetchall()]
+    start = (Task.objects.order_by("-pk").values_list("pk", flat=True).first() or 0) + 1
+    return list(range(start, start + count))
 
 
 def derive_columns(task: Task, now: datetime, *, completion_written: bool) -> None:
@@ -465,6 +493,7 @@ def save_list(task_list: TaskList, **kwargs: Any) -> None:
 
 
 COPY_COLUMNS = [
+    "id",
     "user_id",
     "title",
     "description",
