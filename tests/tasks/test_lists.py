@@ -108,6 +108,15 @@ class TestCreate:
         assert again["Idempotent-Replayed"] == "true"
         assert TaskList.objects.filter(user=user).count() == 1
 
+    def test_an_idempotency_key_reused_with_another_body_is_a_422(self, owner_client, user):
+        headers = {"HTTP_IDEMPOTENCY_KEY": "list-2"}
+        owner_client.post(lists_url(user), {"name": "A"}, format="json", **headers)
+
+        response = owner_client.post(lists_url(user), {"name": "B"}, format="json", **headers)
+
+        assert response.status_code == 422
+        assert TaskList.objects.filter(user=user).count() == 1
+
     def test_body_user_id_is_ignored(self, owner_client, user, other_user):
         response = owner_client.post(
             lists_url(user), {"name": "A", "user_id": other_user.id}, format="json"
@@ -210,6 +219,14 @@ class TestUpdate:
         assert patch.json()["name"] == "New"
         assert patch.json()["color"] == "#00ff00"
         assert owner_client.get(lists_url(user)).json()[0]["name"] == "New"
+
+    def test_put_without_name_is_a_400(self, owner_client, user):
+        task_list = TaskListFactory(user=user)
+
+        response = owner_client.put(lists_url(user, task_list), {"color": None}, format="json")
+
+        assert response.status_code == 400
+        assert "name" in response.json()["errors"]
 
     def test_renaming_to_a_taken_name_is_a_400(self, owner_client, user):
         TaskListFactory(user=user, name="Home")
