@@ -10,6 +10,7 @@ from rest_framework.exceptions import ValidationError
 from accounts.admin import UserAdmin
 from accounts.models import User
 from core.admin_paginator import EstimatedCountPaginator
+from tasks import recurrence
 from tasks.models import Task, TaskList
 from tasks.services import (
     list_create,
@@ -99,6 +100,23 @@ class TaskAdminForm(ModelForm):
         return cleaned
 
 
+class SeriesFilter(OwnerFilter):
+    """The occurrences of one recurring series, from a task's "series" link."""
+
+    title = "series"
+    parameter_name = "series"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple]:
+        return [(self.value(), f"series {self.value()}")] if self.value() else []
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Task]) -> QuerySet[Task]:
+        if not self.value():
+            return queryset
+        if not self.value().isdigit():
+            return queryset.none()
+        return queryset.filter(series_id=self.value())
+
+
 @admin.register(Task)
 class TaskAdmin(admin.ModelAdmin):
     """Tasks for staff: a page costs the same few queries however many tasks exist.
@@ -113,6 +131,7 @@ class TaskAdmin(admin.ModelAdmin):
         "completed",
         "priority",
         "due_at",
+        "repeats",
         "list",
         "parent",
         "updated_at",
@@ -124,6 +143,7 @@ class TaskAdmin(admin.ModelAdmin):
         ("due_at", admin.DateFieldListFilter),
         OwnerFilter,
         ListFilter,
+        SeriesFilter,
     ]
     search_fields = ["title", "description", "user__email"]
     # Newest first along the primary key: the model's (-created_at, -id) order has no index
@@ -132,7 +152,16 @@ class TaskAdmin(admin.ModelAdmin):
     list_select_related = ["user", "list", "parent"]
     autocomplete_fields = ["user"]
     raw_id_fields = ["list", "parent"]
-    readonly_fields = ["position", "completed_at", "created_at", "updated_at"]
+    readonly_fields = [
+        "position",
+        "completed_at",
+        "created_at",
+        "updated_at",
+        "series",
+        "series_start",
+        "next_occurrence_id",
+        "upcoming",
+    ]
     actions = ["mark_complete", "reopen"]
     paginator = EstimatedCountPaginator
     # The "N total" link would cost a second COUNT(*) over the whole table on every page.
@@ -144,6 +173,32 @@ class TaskAdmin(admin.ModelAdmin):
         return format_html(
             '<a href="{}?{}={}">{}</a>', url, OwnerFilter.parameter_name, task.user_id, task.user
         )
+
+    @admin.display(description="repeats")
+    def repeats(self, task: Task) -> str:
+        return recurrence.describe_rule(task.recurrence) if task.recurrence else ""
+
+    @admin.display(description="series")
+    def series(self, task: Task) -> str:
+        if task.series_id is None:
+            return "-"
+        url = reverse("admin:tasks_task_changelist")
+        return format_html(
+            '<a href="{}?{}={}">all tasks of series {}</a>',
+            url,
+            SeriesFilter.parameter_name,
+            task.series_id,
+            task.series_id,
+        )
+
+    @admin.display(description="next occurrences")
+    def upcoming(self, task: Task) -> str:
+        if not task.recurrence or task.due_at is None:
+            return "-"
+        due = recurrence.occurrences(
+            task.recurrence, task.timezone, task.series_start, after=task.due_at, count=3
+        )
+        return ", ".join(f"{moment:%Y-%m-%d %H:%M} UTC" for moment in due) or "none"
 
     @admin.action(description="Mark selected tasks complete")
     def mark_complete(self, request: HttpRequest, queryset: QuerySet[Task]) -> None:

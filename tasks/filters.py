@@ -205,6 +205,9 @@ class TaskFilter(django_filters.FilterSet):
     )
     list = ListFilter(help_text="inbox (tasks in no list) or a list id.")
     parent = ParentFilter(help_text="none (top-level tasks only) or a task id (its subtasks).")
+    recurring = StrictBooleanFilter(
+        method="filter_recurring", help_text="true: recurring tasks only; false: the others."
+    )
     sort = django_filters.ChoiceFilter(
         choices=SORT_CHOICES,
         method="sort_by",
@@ -239,6 +242,9 @@ class TaskFilter(django_filters.FilterSet):
         return (
             queryset.filter(overdue_condition()) if value else queryset.exclude(overdue_condition())
         )
+
+    def filter_recurring(self, queryset: QuerySet[Task], name: str, value: bool):
+        return queryset.filter(recurrence__isnull=not value)
 
     def sort_by(self, queryset: QuerySet[Task], name: str, value: str) -> QuerySet[Task]:
         if value == "position":

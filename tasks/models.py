@@ -9,7 +9,11 @@ from django.db.models import Lookup, Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from tasks import recurrence
+from tasks.recurrence import MAX_RULE_LENGTH
+
 MAX_TAGS = 20
+RECURRING_NEEDS_DUE_AT = "A recurring task needs a due_at: the time of its first occurrence."
 MAX_TAG_LENGTH = 32
 
 
@@ -231,6 +235,18 @@ class Task(models.Model):
     # (seed_demo) can write realistic past timestamps.
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now, editable=False)
+    # Recurring tasks (tasks/recurrence.py): an RRULE value, expanded in the IANA zone
+    # `timezone` (declared after the timestamps, whose defaults use django.utils.timezone).
+    recurrence = models.CharField(max_length=MAX_RULE_LENGTH, null=True, blank=True)  # noqa: DJ001
+    timezone = models.CharField(max_length=64, default="UTC", blank=True)
+    # The id and due_at of the series' first task, kept by every occurrence (also after the
+    # first is deleted, hence no foreign key). Null without a recurrence.
+    series_id = models.BigIntegerField(null=True, blank=True, editable=False)
+    series_start = models.DateTimeField(null=True, blank=True, editable=False)
+    # Set when completing this task created the next occurrence, and never cleared: a task
+    # completed again, or twice at once, creates no second one. Unique: one task has one
+    # predecessor.
+    next_occurrence_id = models.BigIntegerField(null=True, blank=True, unique=True, editable=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -253,6 +269,11 @@ class Task(models.Model):
                 | Q(completed=False, completed_at__isnull=True),
                 name="task_completed_at_iff_completed",
             ),
+            models.CheckConstraint(
+                condition=Q(recurrence__isnull=True)
+                | Q(due_at__isnull=False, series_start__isnull=False),
+                name="task_recurring_has_due_at_and_series_start",
+            ),
         ]
         triggers = owner_version_triggers()
 
@@ -260,11 +281,25 @@ class Task(models.Model):
         return self.title
 
     def clean(self) -> None:
+        """What the admin's form checks beyond the field types, as the API does."""
         super().clean()
         try:
             self.tags = normalize_tags(self.tags or [])
         except ValidationError as error:
             raise ValidationError({"tags": error.messages}) from None
+        errors = {}
+        try:
+            self.recurrence = recurrence.validate_rule(self.recurrence) if self.recurrence else None
+        except recurrence.RecurrenceError as error:
+            errors["recurrence"] = [str(error)]
+        try:
+            self.timezone = recurrence.validate_timezone(self.timezone or "UTC")
+        except recurrence.RecurrenceError as error:
+            errors["timezone"] = [str(error)]
+        if errors:
+            raise ValidationError(errors)
+        if self.recurrence and self.due_at is None:
+            raise ValidationError({"due_at": [RECURRING_NEEDS_DUE_AT]})
 
 
 class IdempotencyRecord(models.Model):

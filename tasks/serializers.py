@@ -7,7 +7,15 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from tasks.models import MAX_TAGS, Priority, Task, TaskList, normalize_tags
+from tasks import recurrence
+from tasks.models import (
+    MAX_TAGS,
+    RECURRING_NEEDS_DUE_AT,
+    Priority,
+    Task,
+    TaskList,
+    normalize_tags,
+)
 
 MAX_ID = 2**63 - 1
 
@@ -109,6 +117,19 @@ class TaskSerializer(serializers.ModelSerializer):
         read_only=True,
         help_text="Opaque; sorting a sibling group by it in byte order gives the manual order.",
     )
+    recurrence = serializers.CharField(
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        trim_whitespace=False,
+        help_text=(
+            "An RFC 5545 RRULE value without its RRULE: prefix, e.g. FREQ=WEEKLY;BYDAY=MO,WE "
+            "(SECONDLY and MINUTELY are refused); null or empty for none. Needs due_at."
+        ),
+    )
+    timezone = serializers.CharField(
+        required=False, help_text="The IANA zone the rule is expanded in (default UTC)."
+    )
 
     class Meta:
         model = Task
@@ -127,8 +148,44 @@ class TaskSerializer(serializers.ModelSerializer):
             "position",
             "created_at",
             "updated_at",
+            "recurrence",
+            "timezone",
+            "series_id",
+            "series_start",
+            "next_occurrence_id",
         ]
-        read_only_fields = ["id", "completed_at", "created_at", "updated_at"]
+        read_only_fields = [
+            "id",
+            "completed_at",
+            "created_at",
+            "updated_at",
+            "series_id",
+            "series_start",
+            "next_occurrence_id",
+        ]
+
+    def validate_recurrence(self, value: str | None) -> str | None:
+        if not value:
+            return None
+        try:
+            return recurrence.validate_rule(value)
+        except recurrence.RecurrenceError as error:
+            raise serializers.ValidationError(str(error)) from None
+
+    def validate_timezone(self, value: str) -> str:
+        try:
+            return recurrence.validate_timezone(value)
+        except recurrence.RecurrenceError as error:
+            raise serializers.ValidationError(str(error)) from None
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        """A recurring task, as this write leaves it, has a due_at."""
+        task = self.instance
+        rule = attrs.get("recurrence", task.recurrence if task else None)
+        due_at = attrs.get("due_at", task.due_at if task else None)
+        if rule and due_at is None:
+            raise serializers.ValidationError({"due_at": [RECURRING_NEEDS_DUE_AT]})
+        return attrs
 
     def save(self, **kwargs: Any) -> Task:
         raise NotImplementedError("Tasks change through tasks.services, not serializer.save().")
@@ -255,3 +312,20 @@ class TaskStatsSerializer(serializers.Serializer):
 class TagCountSerializer(serializers.Serializer):
     name = serializers.CharField()
     count = serializers.IntegerField()
+
+
+class OccurrencesSerializer(serializers.Serializer):
+    occurrences = serializers.ListField(
+        child=serializers.DateTimeField(),
+        help_text="The due datetimes the rule produces after this task's due_at.",
+    )
+
+
+class OccurrencesQuerySerializer(serializers.Serializer):
+    """Query of `GET …/tasks/{id}/occurrences`."""
+
+    MAX_COUNT = 50
+
+    count = serializers.IntegerField(
+        min_value=1, max_value=MAX_COUNT, default=5, help_text="How many, 1 to 50 (default 5)."
+    )

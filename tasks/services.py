@@ -13,37 +13,43 @@ What happens when tasks or lists change, every time, whichever function below ma
 2. A write that carries the ETag its client last saw (`If-Match`) first reads the task under
    a row lock and raises `PreconditionFailed` (412) when it has changed since; so does every
    toggle, which must read what it flips. Of two writers holding one ETag, one wins.
-3. The owner's `tasks_version` is bumped by the database in the same statement (the triggers
+3. Completing a recurring task creates its next occurrence in the same transaction, whichever
+   function completes it (`spawn_next_occurrences`): a pending copy due at the series' next
+   date after both its due_at and now, in the same list, at the end of its group, with
+   pending copies of its subtasks. The completed task keeps the new one's id
+   (`next_occurrence_id`, unique), and only a task without one spawns, under a row lock, so
+   completing twice, or twice at once, creates one. A task that gets a recurrence, or a new
+   rule or zone, starts a series of its own (`series_id` its id, `series_start` its due_at).
+4. The owner's `tasks_version` is bumped by the database in the same statement (the triggers
    declared on `Task`), which makes every cached read of theirs unreachable (tasks/caching.py).
    Lists carry the same triggers, so list writes invalidate too.
-4. Once the transaction has committed, `tasks.signals.tasks_changed` is sent with the ids of
+5. Once the transaction has committed, `tasks.signals.tasks_changed` is sent with the ids of
    the tasks written and deleted (and `lists_changed` with the lists'): the one hook for
    whatever must follow a change (change feed, live events, reminders, webhooks). Nothing is
    sent for a write that rolled back.
-5. Placement (`place`): `list_id` and `parent_id` are checked against the owner's lists and
+6. Placement (`place`): `list_id` and `parent_id` are checked against the owner's lists and
    tasks (400s naming the field); a subtask lives in its parent's list, one level deep. A
    task that is new, or whose list or parent a write changes, goes to the end of its sibling
    group (same list, same parent); a parent whose list changes takes its subtasks along.
    Deleting a task deletes its subtasks; deleting a list, its tasks.
-6. Completing a task, by any function here, completes its pending subtasks in the same
+7. Completing a task, by any function here, completes its pending subtasks in the same
    transaction; reopening it reopens none.
 """
 
 import json
 from collections.abc import Iterable
-from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from typing import Any
 
 from django.db import DatabaseError, IntegrityError, connection, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import JSONField, Q, QuerySet
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
 from accounts.models import User
-from tasks import caching
+from tasks import caching, recurrence
 from tasks.models import MAX_LISTS_PER_USER, Task, TaskList
-from tasks.positions import position_after, position_between
+from tasks.positions import position_after, position_between, positions_for
 from tasks.signals import ListChange, TaskChange, lists_changed, tasks_changed
 
 
@@ -63,8 +69,17 @@ def task_create(*, user: User, data: dict[str, Any]) -> Task:
         task.list_id, task.parent_id = list_id, parent_id
         task.position = end_of_group(user.pk, list_id, parent_id)
         derive_columns(task, now, completion_written=True)
+        if task.recurrence:
+            task.series_start = task.due_at
         task.save(force_insert=True)
-    announce([TaskChange(user_id=user.pk, task_id=task.pk)])
+        spawned = []
+        if task.recurrence:
+            task.series_id = task.pk  # the first task of its series
+            spawned = spawn_next_occurrences([task], now) if task.completed else []
+            Task.objects.filter(pk=task.pk).update(
+                series_id=task.series_id, next_occurrence_id=task.next_occurrence_id
+            )
+    announce([TaskChange(user_id=user.pk, task_id=t.pk) for t in [task, *spawned]])
     return task
 
 
@@ -88,10 +103,13 @@ def task_complete(
     *, task: Task, completed: bool | None = None, if_match: str | None = None
 ) -> Task:
     """Set `completed`, or flip it when `completed` is None; under a row lock, so two
-    concurrent toggles flip the task twice rather than once."""
+    concurrent toggles flip the task twice rather than once. Setting the value the task
+    already has writes nothing (its `updated_at` and ETag stay)."""
     with transaction.atomic():
         lock_owners([task.user_id])
         task = lock(task, if_match)
+        if completed is not None and task.completed == completed:
+            return task
         changes = write_task(
             task, {"completed": not task.completed if completed is None else completed}
         )
@@ -151,29 +169,33 @@ def tasks_set_completed(*, queryset: QuerySet[Task], completed: bool) -> int:
     telling the truth. The tasks are locked, then changed in one UPDATE.
     """
     with transaction.atomic():
-        lock_owners(queryset.order_by().values_list("user_id", flat=True).distinct())
+        lock_owners(queryset.order_by().values_list("user_id", flat=True))
         chosen = queryset.order_by().values("pk")
         targets = Q(pk__in=chosen) | Q(parent__in=chosen) if completed else Q(pk__in=chosen)
-        rows = list(
+        tasks = list(
             Task.objects.filter(targets)
             .exclude(completed=completed)
             .select_for_update()
-            .order_by()
-            .values_list("pk", "user_id")
+            .order_by("pk")
         )
         now = timezone.now()
-        Task.objects.filter(pk__in=[pk for pk, _ in rows]).update(
+        Task.objects.filter(pk__in=[task.pk for task in tasks]).update(
             completed=completed, completed_at=now if completed else None, updated_at=now
         )
-    announce([TaskChange(user_id=owner, task_id=pk) for pk, owner in rows])
-    return len(rows)
+        spawned = spawn_next_occurrences(tasks, now) if completed else []
+        if spawned:
+            Task.objects.bulk_update(
+                [task for task in tasks if task.next_occurrence_id], ["next_occurrence_id"]
+            )
+    announce([TaskChange(user_id=t.user_id, task_id=t.pk) for t in [*tasks, *spawned]])
+    return len(tasks)
 
 
 def tasks_delete(*, queryset: QuerySet[Task]) -> int:
     """Delete the tasks of `queryset`, of any owners, and their subtasks; returns how many
     were deleted, subtasks included."""
     with transaction.atomic():
-        lock_owners(queryset.order_by().values_list("user_id", flat=True).distinct())
+        lock_owners(queryset.order_by().values_list("user_id", flat=True))
         chosen = queryset.order_by().values("pk")
         rows = list(
             Task.objects.filter(Q(pk__in=chosen) | Q(parent__in=chosen))
@@ -207,6 +229,98 @@ def tasks_import(*, tasks: Iterable[Task]) -> int:
     # The owners' caches were invalidated by the trigger, and an import is nothing another
     # device needs to hear of.
     return len(tasks)
+
+
+def series_changes(task: Task, data: dict[str, Any]) -> dict[str, Any]:
+    """The series columns a write of `data` to `task` sets: a new rule or zone (or a first
+    one) starts a series from this task; no rule, no series; a moved due_at changes nothing
+    (the next occurrence returns to the rule)."""
+    rule = data.get("recurrence", task.recurrence)
+    if not rule:
+        return {"series_id": None, "series_start": None} if task.series_id else {}
+    zone = data.get("timezone", task.timezone)
+    if task.series_id and (rule, zone) == (task.recurrence, task.timezone):
+        return {}
+    return {"series_id": task.pk, "series_start": data.get("due_at", task.due_at)}
+
+
+def spawn_next_occurrences(tasks: list[Task], now: datetime | None = None) -> list[Task]:
+    """The next occurrence of each recurring task of `tasks` (just completed, locked) that has
+    none yet and whose rule has one: inserted in one statement, their ids set on `tasks` as
+    `next_occurrence_id` for the caller to save, each with pending copies of the completed
+    task's subtasks. Returns the new tasks (subtask copies included)."""
+    now = now or timezone.now()
+    pairs = []
+    for task in tasks:
+        if not task.recurrence or task.next_occurrence_id is not None:
+            continue
+        due_at = recurrence.next_occurrence(
+            task.recurrence, task.timezone, task.series_start, after=max(task.due_at, now)
+        )
+        if due_at is not None:
+            pairs.append((task, next_occurrence(task, due_at, now)))
+    # Each new occurrence goes to the end of its group; several may share one group.
+    last: dict[tuple, str | None] = {}
+    for _, new in pairs:
+        group = (new.user_id, new.list_id, new.parent_id)
+        if group not in last:
+            last[group] = end_of_group(*group)
+        else:
+            last[group] = position_after(last[group])
+        new.position = last[group]
+    Task.objects.bulk_create([new for _, new in pairs])
+    for task, new in pairs:
+        task.next_occurrence_id = new.pk
+    copies = copy_subtasks(pairs, now)
+    return [new for _, new in pairs] + copies
+
+
+def next_occurrence(task: Task, due_at: datetime, now: datetime) -> Task:
+    return Task(
+        user_id=task.user_id,
+        title=task.title,
+        description=task.description,
+        priority=task.priority,
+        tags=list(task.tags),
+        due_at=due_at,
+        list_id=task.list_id,
+        parent_id=task.parent_id,
+        recurrence=task.recurrence,
+        timezone=task.timezone,
+        series_id=task.series_id,
+        series_start=task.series_start,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def copy_subtasks(pairs: list[tuple[Task, Task]], now: datetime) -> list[Task]:
+    """Pending copies of each completed task's subtasks under its new occurrence, in their
+    order (one query to read them, one to insert)."""
+    new_parent = {task.pk: new for task, new in pairs}
+    subtasks = Task.objects.filter(parent_id__in=list(new_parent)).order_by("parent_id", "position")
+    copies: list[Task] = []
+    by_parent: dict[int, list[Task]] = {}
+    for subtask in subtasks:
+        by_parent.setdefault(subtask.parent_id, []).append(subtask)
+    for parent_id, children in by_parent.items():
+        parent = new_parent[parent_id]
+        for child, position in zip(children, positions_for(len(children)), strict=True):
+            copies.append(
+                Task(
+                    user_id=child.user_id,
+                    title=child.title,
+                    description=child.description,
+                    priority=child.priority,
+                    tags=list(child.tags),
+                    list_id=parent.list_id,
+                    parent_id=parent.pk,
+                    position=position,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+    return Task.objects.bulk_create(copies)
 
 
 def lists_import(*, lists: Iterable[TaskList]) -> list[TaskList]:
@@ -260,12 +374,6 @@ def save_changes(task: Task, fields: Iterable[str]) -> None:
         raise Task.DoesNotExist() from None
 
 
-def locked_if_matching(if_match: str | None) -> AbstractContextManager:
-    """The transaction of a write: a write without `If-Match` is one statement, which is a
-    transaction of its own; one with it reads under a lock first, in one transaction."""
-    return transaction.atomic() if if_match is not None else nullcontext()
-
-
 def lock(task: Task, if_match: str | None) -> Task:
     """The task as it is now, locked until the transaction ends, checked against `if_match`."""
     current = Task.objects.select_for_update().get(pk=task.pk)
@@ -273,17 +381,17 @@ def lock(task: Task, if_match: str | None) -> Task:
     return current
 
 
-def lock_owners(user_ids: Iterable[str]) -> None:
+def lock_owners(user_ids: Iterable[str] | QuerySet) -> None:
     """Lock the owners' user rows until the transaction ends, in id order (see the module
-    docstring: it serialises each user's writes and fixes the lock order)."""
-    ids = sorted(set(user_ids))
-    if ids:
-        list(
-            User.objects.select_for_update()
-            .filter(pk__in=ids)
-            .order_by("pk")
-            .values_list("pk", flat=True)
-        )
+    docstring: it serialises each user's writes and fixes the lock order). `user_ids` may be
+    a values_list queryset, which is then a subquery of the one locking query."""
+    ids = user_ids if isinstance(user_ids, QuerySet) else sorted(set(user_ids))
+    list(
+        User.objects.select_for_update()
+        .filter(pk__in=ids)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
 
 
 def field_error(field: str, message: str) -> ValidationError:
@@ -374,8 +482,9 @@ def write_task(task: Task, data: dict[str, Any], position: str | None = None) ->
     changes to announce. `position`: where a move puts it (else the end of its group, when
     its group changes)."""
     old_list, old_parent, was_completed = task.list_id, task.parent_id, task.completed
-    fields = set(data)
     list_id, parent_id = place(user_id=task.user_id, task=task, data=data)
+    data.update(series_changes(task, data))
+    fields = set(data)
     for name, value in data.items():
         setattr(task, name, value)
     task.list_id, task.parent_id = list_id, parent_id
@@ -385,8 +494,11 @@ def write_task(task: Task, data: dict[str, Any], position: str | None = None) ->
     if position is not None:
         fields.add("position")
         task.position = position
+    spawned = spawn_next_occurrences([task]) if task.completed and not was_completed else []
+    if spawned:
+        fields.add("next_occurrence_id")
     save_changes(task, fields)
-    changes = [TaskChange(user_id=task.user_id, task_id=task.pk)]
+    changes = [TaskChange(user_id=t.user_id, task_id=t.pk) for t in [task, *spawned]]
     subtasks = Task.objects.filter(parent_id=task.pk)
     now = task.updated_at
     if list_id != old_list:
@@ -492,32 +604,18 @@ def save_list(task_list: TaskList, **kwargs: Any) -> None:
         raise field_error("name", "You already have a list with this name.") from None
 
 
-COPY_COLUMNS = [
-    "id",
-    "user_id",
-    "title",
-    "description",
-    "completed",
-    "completed_at",
-    "priority",
-    "due_at",
-    "tags",
-    "list_id",
-    "parent_id",
-    "position",
-    "created_at",
-    "updated_at",
-]
-
-
 def copy_tasks(tasks: list[Task]) -> None:
+    """PostgreSQL's COPY of every column (ids reserved by `task_ids_reserve`), JSON columns
+    as JSON text."""
+    fields = list(Task._meta.concrete_fields)
+    columns = ", ".join(field.column for field in fields)
     with connection.cursor() as cursor:
-        copy_sql = f"COPY {Task._meta.db_table} ({', '.join(COPY_COLUMNS)}) FROM STDIN"
-        with cursor.cursor.copy(copy_sql) as copy:
+        with cursor.cursor.copy(f"COPY {Task._meta.db_table} ({columns}) FROM STDIN") as copy:
             for task in tasks:
                 copy.write_row(
                     [
-                        json.dumps(task.tags) if column == "tags" else getattr(task, column)
-                        for column in COPY_COLUMNS
+                        json.dumps(value) if isinstance(field, JSONField) else value
+                        for field in fields
+                        for value in [getattr(task, field.attname)]
                     ]
                 )

@@ -12,7 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.permissions import PathUserMixin
-from tasks import caching, idempotency
+from tasks import caching, idempotency, recurrence
 from tasks.filters import TaskFilter, overdue_condition
 from tasks.models import Priority, Task, TaskList
 from tasks.pagination import HeaderLimitOffsetPagination
@@ -21,6 +21,8 @@ from tasks.serializers import (
     BulkActionSerializer,
     CompleteSerializer,
     ListMoveSerializer,
+    OccurrencesQuerySerializer,
+    OccurrencesSerializer,
     TagCountSerializer,
     TaskListSerializer,
     TaskMoveSerializer,
@@ -89,6 +91,9 @@ class TaskViewSet(
             return caching.list_key(self.request)
         if self.action == "retrieve":
             return caching.user_key("task", self.request, self.kwargs["pk"])
+        if self.action == "occurrences":
+            count = self.request.query_params.get("count", "")
+            return caching.user_key("occurrences", self.request, self.kwargs["pk"], count)
         return None
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponseBase:
@@ -139,6 +144,26 @@ class TaskViewSet(
             if_match=request.headers.get("If-Match"),
         )
         return Response(TaskSerializer(task).data)
+
+    @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
+    def occurrences(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        """The next due datetimes of this task's series after its own due_at, for a preview."""
+        return self.cached_read(self.preview_occurrences)
+
+    def preview_occurrences(self) -> Response:
+        count = OccurrencesQuerySerializer(data=self.request.query_params)
+        count.is_valid(raise_exception=True)
+        task = self.get_object()
+        due = []
+        if task.recurrence:
+            due = recurrence.occurrences(
+                task.recurrence,
+                task.timezone,
+                task.series_start,
+                after=task.due_at,
+                count=count.validated_data["count"],
+            )
+        return Response(OccurrencesSerializer({"occurrences": due}).data)
 
     @action(detail=False, methods=["get"], filter_backends=[], pagination_class=None)
     def stats(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponseBase:

@@ -62,6 +62,7 @@ class TestTaskList:
             "completed",
             "priority",
             "due at",
+            "repeats",
             "list",
             "parent",
             "updated at",

@@ -346,3 +346,39 @@ class TestFilters:
             )
 
         assert len(response.json()) == count
+
+
+def test_the_next_occurrence_keeps_the_list_and_copies_the_subtasks_pending(owner_client, user):
+    task_list = TaskListFactory(user=user)
+    later = TaskFactory(user=user, list_id=task_list.id)
+    recurring = owner_client.post(
+        tasks_url(user),
+        {
+            "title": "Water plants",
+            "list_id": task_list.id,
+            "recurrence": "FREQ=DAILY",
+            "due_at": "2026-01-01T09:00:00Z",
+        },
+        format="json",
+    ).json()
+    first = TaskFactory(user=user, parent_id=recurring["id"], title="Kitchen")
+    second = TaskFactory(user=user, parent_id=recurring["id"], title="Balcony", completed=True)
+
+    owner_client.patch(
+        f"/api/{user.id}/tasks/{recurring['id']}/complete", {"completed": True}, format="json"
+    )
+
+    done = Task.objects.get(pk=recurring["id"])
+    following = Task.objects.get(pk=done.next_occurrence_id)
+    assert (following.list_id, following.parent_id, following.completed) == (
+        task_list.id,
+        None,
+        False,
+    )
+    assert following.position > Task.objects.get(pk=later.pk).position
+    copies = list(Task.objects.filter(parent=following).order_by("position"))
+    assert [(copy.title, copy.completed) for copy in copies] == [
+        ("Kitchen", False),
+        ("Balcony", False),
+    ]
+    assert Task.objects.get(pk=first.pk).completed and Task.objects.get(pk=second.pk).completed

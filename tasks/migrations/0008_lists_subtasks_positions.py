@@ -13,7 +13,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tasks', '0006_idempotency_exact_bytes'),
+        ('tasks', '0007_recurring_tasks'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
