@@ -12,13 +12,13 @@ class TasksConfig(AppConfig):
 
 
 def install_sqlite_triggers(using: str, **kwargs: object) -> None:
-    """On SQLite, the owner-version triggers of tasks/models.py, after every `migrate`."""
+    """On SQLite, the write triggers of tasks/models.py, after every `migrate`."""
     # Imported here: an app's config loads before its models.
-    from tasks.models import SQLITE_OWNER_VERSION_TRIGGERS
+    from tasks.models import SQLITE_WRITE_TRIGGERS
 
     connection = connections[using]
     if connection.vendor != "sqlite":
         return
     with connection.cursor() as cursor:
-        for statement in SQLITE_OWNER_VERSION_TRIGGERS:
+        for statement in SQLITE_WRITE_TRIGGERS:
             cursor.execute(statement)

@@ -81,14 +81,58 @@ class HasAllTags(Lookup):
         )
 
 
+def write_trigger(name: str, operation: pgtrigger.Operation, *rows: str) -> pgtrigger.Trigger:
+    """After each statement that writes tasks, in the same transaction: bump every affected
+    owner's `tasks_version` once, and record each task written or deleted as a `Change`.
+
+    The version keys cached reads (tasks/caching.py); the changes are the change feed. Both
+    are kept by the database, so no write, whatever issued it (the services, a cascade from a
+    deleted user, SQL typed into psql), can leave a stale read or slip past the feed. The
+    UPDATE locks the owner's row until the transaction ends, and the changes are numbered
+    after it: one owner's changes are numbered in the order their writes commit, which is what
+    makes a change id a safe cursor. `rows` names the transition tables: old, new or both.
+    """
+    written = " UNION ".join(f"SELECT id, user_id FROM {table}_rows" for table in rows)
+    return pgtrigger.Trigger(
+        name=name,
+        level=pgtrigger.Statement,
+        when=pgtrigger.After,
+        operation=operation,
+        referencing=pgtrigger.Referencing(**{table: f"{table}_rows" for table in rows}),
+        func=(
+            f"WITH written AS ({written}), owners AS ("
+            "UPDATE accounts_user SET tasks_version = tasks_version + 1 "
+            "WHERE id IN (SELECT user_id FROM written) RETURNING id) "
+            "INSERT INTO tasks_change (user_id, object_type, object_id, created_at) "
+            "SELECT written.user_id, 'task', written.id, now() "
+            "FROM written JOIN owners ON owners.id = written.user_id ORDER BY written.id; "
+            "RETURN NULL;"
+        ),
+    )
+
+
+def sqlite_write_trigger(operation: str, *rows: str) -> list[str]:
+    """The same on SQLite (development), which has row triggers only: django-pgtrigger speaks
+    only PostgreSQL, and SQLite drops a table's triggers whenever a migration rebuilds it, so
+    tasks/apps.py creates these anew after every `migrate`."""
+    name = f"tasks_record_{operation.lower()}"
+    owners = ", ".join(f"{row}.user_id" for row in rows)
+    return [
+        f"DROP TRIGGER IF EXISTS {name}",
+        f"CREATE TRIGGER {name} AFTER {operation} ON tasks_task BEGIN "
+        f"UPDATE accounts_user SET tasks_version = tasks_version + 1 WHERE id IN ({owners}); "
+        "INSERT INTO tasks_change (user_id, object_type, object_id, created_at) "
+        f"SELECT id, 'task', {rows[0]}.id, strftime('%Y-%m-%d %H:%M:%f', 'now') "
+        f"FROM accounts_user WHERE id IN ({owners}); END",
+    ]
+
+
 def owner_version_trigger(
     name: str, operation: pgtrigger.Operation, *rows: str
 ) -> pgtrigger.Trigger:
-    """After each statement that writes tasks, bump every affected owner's `tasks_version`
-    once, in the same transaction. Cached reads are keyed by that version (tasks/caching.py),
-    so no write, whatever issued it (the services, a migration, SQL typed into psql), can leave
-    a stale read. `rows` names the transition tables to read the owners from: old, new or both.
-    """
+    """For lists: after each statement that writes lists, bump every affected owner's
+    `tasks_version` once, so cached reads (lists with their counts) cannot go stale. Lists
+    are not in the change feed (yet): only tasks' triggers record changes."""
     owners = " UNION ".join(f"SELECT user_id FROM {table}_rows" for table in rows)
     return pgtrigger.Trigger(
         name=name,
@@ -104,7 +148,6 @@ def owner_version_trigger(
 
 
 def owner_version_triggers() -> list[pgtrigger.Trigger]:
-    """The three statement triggers of a table whose rows carry `user_id` (tasks, lists)."""
     return [
         owner_version_trigger("bump_owners_on_insert", pgtrigger.Insert, "new"),
         owner_version_trigger("bump_owners_on_update", pgtrigger.Update, "old", "new"),
@@ -112,25 +155,23 @@ def owner_version_triggers() -> list[pgtrigger.Trigger]:
     ]
 
 
-def sqlite_owner_version_triggers(table: str) -> list[str]:
-    prefix = table.removeprefix("tasks_")
-    return [
-        f"CREATE TRIGGER IF NOT EXISTS {prefix}s_bump_on_insert AFTER INSERT ON {table} BEGIN "
-        "UPDATE accounts_user SET tasks_version = tasks_version + 1 WHERE id = NEW.user_id; END",
-        f"CREATE TRIGGER IF NOT EXISTS {prefix}s_bump_on_update AFTER UPDATE ON {table} BEGIN "
-        "UPDATE accounts_user SET tasks_version = tasks_version + 1 "
-        "WHERE id IN (NEW.user_id, OLD.user_id); END",
-        f"CREATE TRIGGER IF NOT EXISTS {prefix}s_bump_on_delete AFTER DELETE ON {table} BEGIN "
-        "UPDATE accounts_user SET tasks_version = tasks_version + 1 WHERE id = OLD.user_id; END",
-    ]
+SQLITE_LIST_VERSION_TRIGGERS = [
+    "CREATE TRIGGER IF NOT EXISTS tasklists_bump_on_insert AFTER INSERT ON tasks_tasklist "
+    "BEGIN UPDATE accounts_user SET tasks_version = tasks_version + 1 WHERE id = NEW.user_id; END",
+    "CREATE TRIGGER IF NOT EXISTS tasklists_bump_on_update AFTER UPDATE ON tasks_tasklist "
+    "BEGIN UPDATE accounts_user SET tasks_version = tasks_version + 1 "
+    "WHERE id IN (NEW.user_id, OLD.user_id); END",
+    "CREATE TRIGGER IF NOT EXISTS tasklists_bump_on_delete AFTER DELETE ON tasks_tasklist "
+    "BEGIN UPDATE accounts_user SET tasks_version = tasks_version + 1 WHERE id = OLD.user_id; END",
+]
 
-
-# The same bump on SQLite (development), which has row triggers only. django-pgtrigger speaks
-# only PostgreSQL, and SQLite drops a table's triggers whenever a migration rebuilds it, so
-# tasks/apps.py (re)creates these after every `migrate`.
-SQLITE_OWNER_VERSION_TRIGGERS = [
-    *sqlite_owner_version_triggers("tasks_task"),
-    *sqlite_owner_version_triggers("tasks_tasklist"),
+SQLITE_WRITE_TRIGGERS = [
+    # Bumped the version alone before the change feed; replaced by the triggers below.
+    *(f"DROP TRIGGER IF EXISTS tasks_bump_on_{op}" for op in ("insert", "update", "delete")),
+    *sqlite_write_trigger("INSERT", "NEW"),
+    *sqlite_write_trigger("UPDATE", "NEW", "OLD"),
+    *sqlite_write_trigger("DELETE", "OLD"),
+    *SQLITE_LIST_VERSION_TRIGGERS,
 ]
 
 # Manual order keys (tasks/positions.py) compare byte by byte; PostgreSQL's default collation
@@ -201,8 +242,8 @@ class Task(models.Model):
 
     Tasks change only through `tasks.services`, which sets the derived columns
     (`updated_at`, `completed_at`); the constraints below hold whatever writes. The triggers
-    below bump the owner's cache version on PostgreSQL (SQLITE_OWNER_VERSION_TRIGGERS on
-    SQLite).
+    below bump the owner's cache version and record each write in the change feed
+    (`write_trigger`; SQLITE_WRITE_TRIGGERS on SQLite).
     """
 
     user = models.ForeignKey(
@@ -275,7 +316,11 @@ class Task(models.Model):
                 name="task_recurring_has_due_at_and_series_start",
             ),
         ]
-        triggers = owner_version_triggers()
+        triggers = [
+            write_trigger("record_insert", pgtrigger.Insert, "new"),
+            write_trigger("record_update", pgtrigger.Update, "old", "new"),
+            write_trigger("record_delete", pgtrigger.Delete, "old"),
+        ]
 
     def __str__(self) -> str:
         return self.title
@@ -300,6 +345,27 @@ class Task(models.Model):
             raise ValidationError(errors)
         if self.recurrence and self.due_at is None:
             raise ValidationError({"due_at": [RECURRING_NEEDS_DUE_AT]})
+
+
+class Change(models.Model):
+    """One task written (created or updated) or deleted, recorded by the database in the
+    statement that made the write (`write_trigger`): the change feed, which the sync app
+    serves. Whether it was a deletion is read at answer time: the task is gone. Kept for
+    `CHANGES_RETENTION_DAYS` (`manage.py purge_changes`)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, db_index=False)
+    object_type = models.CharField(max_length=8)
+    object_id = models.BigIntegerField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["user", "id"], name="change_user_feed_idx"),
+            models.Index(fields=["created_at"], name="change_age_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.object_type} {self.object_id}"
 
 
 class IdempotencyRecord(models.Model):

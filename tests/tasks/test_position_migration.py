@@ -10,7 +10,7 @@ from tests.factories import TaskFactory
 
 pytestmark = pytest.mark.django_db
 
-migration = importlib.import_module("tasks.migrations.0009_existing_task_positions")
+migration = importlib.import_module("tasks.migrations.0010_existing_task_positions")
 
 
 def test_existing_tasks_keep_their_newest_first_order_per_user(user, other_user, monkeypatch):

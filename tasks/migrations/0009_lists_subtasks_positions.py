@@ -13,7 +13,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tasks', '0007_recurring_tasks'),
+        ('tasks', '0008_change_feed'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -23,6 +23,6 @@ def assign_positions(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("tasks", "0008_lists_subtasks_positions")]
+    dependencies = [("tasks", "0009_lists_subtasks_positions")]
 
     operations = [migrations.RunPython(assign_positions, migrations.RunPython.noop, elidable=True)]
