@@ -10,7 +10,8 @@ from tasks.serializers import TaskSerializer
 
 @dataclass
 class Page:
-    changes: list[dict[str, Any]]
+    # (the id of the object's last change, the change), in the order of those ids.
+    changes: list[tuple[int, dict[str, Any]]]
     last_id: int
     has_more: bool
 
@@ -39,11 +40,10 @@ def changes_after(user_id: str, after_id: int, limit: int) -> Page:
     for kind, object_id in ordered:
         task = tasks.get(object_id)
         if task is None:
-            changes.append({"type": f"{kind}.deleted", "id": object_id, "data": None})
+            change = {"type": f"{kind}.deleted", "id": object_id, "data": None}
         else:
-            changes.append(
-                {"type": f"{kind}.changed", "id": object_id, "data": TaskSerializer(task).data}
-            )
+            change = {"type": f"{kind}.changed", "id": object_id, "data": TaskSerializer(task).data}
+        changes.append((last_place[kind, object_id], change))
     return Page(changes, rows[-1][0] if rows else after_id, has_more)
 
 

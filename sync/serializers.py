@@ -28,3 +28,8 @@ class ChangeFeedSerializer(serializers.Serializer):
     changes = ChangeSerializer(many=True)
     cursor = serializers.CharField(help_text="Send it back as `since` for the next page or poll.")
     has_more = serializers.BooleanField(help_text="More changes wait: ask again at once.")
+
+
+class TicketSerializer(serializers.Serializer):
+    ticket = serializers.CharField(help_text="Single use: `GET …/events?ticket=<ticket>`.")
+    expires_at = serializers.DateTimeField(help_text="Valid until then (60 s).")

@@ -1,4 +1,4 @@
-"""The admin's task form: tags typed as staff write them, `home, work`."""
+"""Form fields for the admin: tags typed as staff write them, `home, work`."""
 
 from typing import Any
 
@@ -30,10 +30,3 @@ class TagsField(forms.CharField):
     def to_python(self, value: Any) -> list[str]:
         text = super().to_python(value)
         return normalize_tags([tag for tag in text.split(",") if tag.strip()])
-
-
-class TaskAdminForm(forms.ModelForm):
-    """TaskAdmin's form. No Meta: the admin builds it for Task with the fields the admin
-    shows, so fields added to the model appear without being listed here too."""
-
-    tags = TagsField()

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Lookup, Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from tasks import recurrence
@@ -126,13 +127,114 @@ def sqlite_write_trigger(operation: str, *rows: str) -> list[str]:
     ]
 
 
+def owner_version_trigger(
+    name: str, operation: pgtrigger.Operation, *rows: str
+) -> pgtrigger.Trigger:
+    """For lists: after each statement that writes lists, bump every affected owner's
+    `tasks_version` once, so cached reads (lists with their counts) cannot go stale. Lists
+    are not in the change feed (yet): only tasks' triggers record changes."""
+    owners = " UNION ".join(f"SELECT user_id FROM {table}_rows" for table in rows)
+    return pgtrigger.Trigger(
+        name=name,
+        level=pgtrigger.Statement,
+        when=pgtrigger.After,
+        operation=operation,
+        referencing=pgtrigger.Referencing(**{table: f"{table}_rows" for table in rows}),
+        func=(
+            "UPDATE accounts_user SET tasks_version = tasks_version + 1 "
+            f"WHERE id IN ({owners}); RETURN NULL;"
+        ),
+    )
+
+
+def owner_version_triggers() -> list[pgtrigger.Trigger]:
+    return [
+        owner_version_trigger("bump_owners_on_insert", pgtrigger.Insert, "new"),
+        owner_version_trigger("bump_owners_on_update", pgtrigger.Update, "old", "new"),
+        owner_version_trigger("bump_owners_on_delete", pgtrigger.Delete, "old"),
+    ]
+
+
+SQLITE_LIST_VERSION_TRIGGERS = [
+    "CREATE TRIGGER IF NOT EXISTS tasklists_bump_on_insert AFTER INSERT ON tasks_tasklist "
+    "BEGIN UPDATE accounts_user SET tasks_version = tasks_version + 1 WHERE id = NEW.user_id; END",
+    "CREATE TRIGGER IF NOT EXISTS tasklists_bump_on_update AFTER UPDATE ON tasks_tasklist "
+    "BEGIN UPDATE accounts_user SET tasks_version = tasks_version + 1 "
+    "WHERE id IN (NEW.user_id, OLD.user_id); END",
+    "CREATE TRIGGER IF NOT EXISTS tasklists_bump_on_delete AFTER DELETE ON tasks_tasklist "
+    "BEGIN UPDATE accounts_user SET tasks_version = tasks_version + 1 WHERE id = OLD.user_id; END",
+]
+
 SQLITE_WRITE_TRIGGERS = [
     # Bumped the version alone before the change feed; replaced by the triggers below.
     *(f"DROP TRIGGER IF EXISTS tasks_bump_on_{op}" for op in ("insert", "update", "delete")),
     *sqlite_write_trigger("INSERT", "NEW"),
     *sqlite_write_trigger("UPDATE", "NEW", "OLD"),
     *sqlite_write_trigger("DELETE", "OLD"),
+    *SQLITE_LIST_VERSION_TRIGGERS,
 ]
+
+# Manual order keys (tasks/positions.py) compare byte by byte; PostgreSQL's default collation
+# of the database may be a language one, so the column names "C"; SQLite's default, BINARY,
+# already is byte order (and SQLite has no collation called "C").
+POSITION_COLLATION = "C"
+
+
+class PositionField(models.TextField):
+    """A manual order key: text in byte order on every database.
+
+    Text rather than a bounded varchar: keys grow by about a character per six inserts into
+    the same gap, and a too-long key must never turn a move into a database error.
+    """
+
+    def db_parameters(self, connection) -> dict:
+        parameters = super().db_parameters(connection)
+        if connection.vendor == "postgresql":
+            parameters["collation"] = POSITION_COLLATION
+        return parameters
+
+
+MAX_LISTS_PER_USER = 500
+
+
+class TaskListQuerySet(models.QuerySet):
+    def with_counts(self) -> "TaskListQuerySet":
+        """Each list's `task_count` and `pending_count` (subtasks included), computed in the
+        query that loads the lists, however many there are."""
+        return self.annotate(
+            task_count=models.Count("tasks"),
+            pending_count=models.Count("tasks", filter=Q(tasks__completed=False)),
+        )
+
+
+class TaskList(models.Model):
+    """A named group of a user's tasks (the API calls it a list); tasks outside every list
+    are in the inbox. Lists change only through `tasks.services`. Writes bump the owner's
+    cache version like task writes do (the triggers below; SQLite: tasks/apps.py)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="lists", db_index=False
+    )
+    name = models.CharField(max_length=100)
+    color = models.CharField(max_length=7, null=True, blank=True)  # noqa: DJ001
+    position = PositionField(editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    objects = TaskListQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["position", "-id"]
+        constraints = [
+            # Unique ignoring case, held by the database so that two concurrent creates of
+            # "Work" and "work" cannot both win.
+            models.UniqueConstraint(Lower("name"), "user", name="tasklist_user_name_ci_unique"),
+        ]
+        indexes = [models.Index(fields=["user", "position"], name="tasklist_user_position_idx")]
+        triggers = owner_version_triggers()
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class Task(models.Model):
@@ -159,6 +261,17 @@ class Task(models.Model):
     priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.NONE)
     due_at = models.DateTimeField(null=True, blank=True)
     tags = TagListField(default=list, blank=True)
+    # null: the inbox. Deleting a list deletes its tasks; deleting a task, its subtasks.
+    list = models.ForeignKey(
+        TaskList, on_delete=models.CASCADE, null=True, blank=True, related_name="tasks"
+    )
+    # One level only (a subtask's parent is top level), and a subtask lives in its parent's
+    # list: both held by tasks.services, under the owner's lock.
+    parent = models.ForeignKey(
+        "self", on_delete=models.CASCADE, null=True, blank=True, related_name="subtasks"
+    )
+    # The manual order within the sibling group (user, list, parent).
+    position = PositionField(editable=False)
     # Plain defaults rather than auto_now(_add): the services set them, and bulk loads
     # (seed_demo) can write realistic past timestamps.
     created_at = models.DateTimeField(default=timezone.now, editable=False)
@@ -182,6 +295,14 @@ class Task(models.Model):
             models.Index(fields=["user", "-created_at", "-id"], name="task_user_newest_idx"),
             # due_date sort (ascending, nulls last), due_before/due_after and overdue.
             models.Index(fields=["user", "due_at", "-id"], name="task_user_due_idx"),
+            # A sibling group in manual order (list=<id>&sort=position, the end of a group).
+            models.Index(
+                fields=["user", "list", "parent", "position"], name="task_user_group_position_idx"
+            ),
+            # parent=none (and parent=<id>) in the default newest-first order.
+            models.Index(
+                fields=["user", "parent", "-created_at", "-id"], name="task_user_parent_newest_idx"
+            ),
         ]
         constraints = [
             models.CheckConstraint(
