@@ -37,7 +37,12 @@ serve)
     # The embedded defaults: development secrets, SQLite and the local-memory cache.
     export DEBUG=${DEBUG:-true}
     .venv/bin/python manage.py migrate --noinput
-    exec .venv/bin/python manage.py runserver "${HOST:-127.0.0.1}:${PORT:-8000}"
+    # One ASGI process serves everything: the REST API, the live event stream and the admin
+    # (production splits them: docs/deployment.md). Django asks ASGI servers not to keep
+    # database connections; --reload restarts it when the code changes.
+    export DATABASE_CONN_MAX_AGE=${DATABASE_CONN_MAX_AGE:-0}
+    exec .venv/bin/uvicorn config.asgi:application --reload --no-access-log \
+        --host "${HOST:-127.0.0.1}" --port "${PORT:-8000}"
     ;;
 test)
     install requirements-dev.txt
