@@ -8,8 +8,8 @@ from django.db import IntegrityError, transaction
 from rest_framework import serializers
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.serializers import TokenObtainPairSerializer, TokenRefreshSerializer
-from rest_framework_simplejwt.tokens import RefreshToken
 
+from accounts.authentication import LocalRefreshToken
 from accounts.models import USER_ID_RE, User, normalize_email
 
 # One sentence for a taken email, whoever holds it: it says no more than that the address
@@ -81,7 +81,7 @@ class RefreshSerializer(TokenRefreshSerializer):
     """
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, str]:
-        refresh = RefreshToken(attrs["refresh"])
+        refresh = LocalRefreshToken(attrs["refresh"])
         subject = refresh.payload.get("sub")
         is_well_formed = isinstance(subject, str) and USER_ID_RE.fullmatch(subject)
         if not is_well_formed or not User.objects.filter(pk=subject, is_active=True).exists():

@@ -106,6 +106,21 @@ class TestRejected:
 
         assert_unauthorized(get_tasks(user.id, f"Bearer {token}"))
 
+    @pytest.mark.parametrize(
+        "claims",
+        [{"exp": "+3600"}, {"exp": True}, {"nbf": "-60"}, {"iat": "-60"}, {"exp": ["+3600"]}],
+    )
+    def test_a_time_claim_that_is_not_a_number_is_401(self, user, claims):
+        now = int(time.time())
+        # A string that int() reads as a time an hour away: PyJWT accepts it, RFC 7519 not.
+        times = {
+            name: str(now + int(value)) if isinstance(value, str) else value
+            for name, value in claims.items()
+        }
+        token = sign_token({"sub": user.id, "exp": now + 60, **times})
+
+        assert_unauthorized(get_tasks(user.id, f"Bearer {token}"))
+
     def test_missing_sub_is_401(self, user):
         token = sign_token({"exp": int(time.time()) + 60})
 

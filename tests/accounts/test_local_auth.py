@@ -225,6 +225,12 @@ class TestRefresh:
 
         assert_401(self.refresh(token))
 
+    def test_a_signed_refresh_token_with_a_string_exp_is_401(self, local_user):
+        exp = str(int(time.time()) + 3600)
+        claims = {"sub": local_user.id, "exp": exp, "token_type": "refresh", "jti": "x"}
+
+        assert_401(self.refresh(sign_token(claims)))
+
     def test_a_deleted_users_refresh_token_is_401(self, local_user):
         refresh = obtain(APIClient(), local_user.email).json()["refresh"]
         local_user.delete()
