@@ -5,7 +5,6 @@ from rest_framework import status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
@@ -17,6 +16,7 @@ from accounts.serializers import (
     TokenSerializer,
     UserSerializer,
 )
+from accounts.throttles import PerAddressRateThrottle
 
 
 class PublicAuthMixin:
@@ -28,8 +28,7 @@ class PublicAuthMixin:
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
-    throttle_classes = [ScopedRateThrottle]
-    throttle_scope = "auth"
+    throttle_classes = [PerAddressRateThrottle]
 
 
 class RegisterView(PublicAuthMixin, APIView):

@@ -280,6 +280,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "tasks": env_rate("API_RATE_LIMIT", "1200/min"),
         "auth": env_rate("AUTH_THROTTLE_RATE", "10/min"),
+        "admin_login": env_rate("ADMIN_LOGIN_RATE", "10/min"),
     },
     # Throttles key anonymous clients by address: trust only as many X-Forwarded-For hops
     # as there are proxies of our own in front, so a client cannot pick a fresh address.

@@ -3,10 +3,13 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from accounts.models import USER_ID_PATTERN
+from accounts.throttles import throttle_sign_in_attempts
 from core import errors
 from core.health import HealthView, ReadinessView
 
 urlpatterns = [
+    # Before the admin's own routes: its login form has no rate limit of its own.
+    path("admin/login/", throttle_sign_in_attempts(admin.site.login)),
     path("admin/", admin.site.urls),
     re_path(r"^healthz/?$", HealthView.as_view(), name="healthz"),
     re_path(r"^readyz/?$", ReadinessView.as_view(), name="readyz"),

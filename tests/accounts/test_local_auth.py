@@ -9,10 +9,10 @@ import pytest
 from django.conf import settings
 from django.urls import clear_url_caches
 from rest_framework.test import APIClient
-from rest_framework.throttling import ScopedRateThrottle
 
 from accounts.models import User
-from tests.conftest import sign_token
+from accounts.throttles import PerAddressRateThrottle
+from tests.conftest import run_concurrently, sign_token
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -284,7 +284,7 @@ class TestMe:
 class TestThrottle:
     @pytest.fixture(autouse=True)
     def three_per_minute(self, monkeypatch):
-        monkeypatch.setitem(ScopedRateThrottle.THROTTLE_RATES, "auth", "3/min")
+        monkeypatch.setitem(PerAddressRateThrottle.THROTTLE_RATES, "auth", "3/min")
 
     def test_token_route_is_429_with_retry_after_past_the_rate(self, local_user):
         client = APIClient(REMOTE_ADDR="203.0.113.7")
@@ -321,6 +321,22 @@ class TestThrottle:
         ]
 
         assert statuses[-1] == 429
+
+    def test_concurrent_attempts_never_get_past_the_rate(self, monkeypatch):
+        monkeypatch.setitem(PerAddressRateThrottle.THROTTLE_RATES, "auth", "10/min")
+
+        # Refreshing a garbage token is refused without touching the database, so a hundred
+        # threads race on nothing but the counter.
+        def attempt(n: int) -> int:
+            client = APIClient(REMOTE_ADDR="203.0.113.11")
+            return client.post(
+                "/api/auth/token/refresh", {"refresh": "x"}, format="json"
+            ).status_code
+
+        statuses = run_concurrently(100, attempt)
+
+        assert statuses.count(401) == 10
+        assert statuses.count(429) == 90
 
 
 @pytest.fixture
