@@ -149,6 +149,8 @@ def database_config(
     connect_timeout: int,
     health_checks: bool,
     health_check_idle_seconds: float,
+    statement_timeout: float = 0,
+    idle_in_transaction_timeout: float = 0,
 ) -> dict:
     """Django's settings for the database at `url`.
 
@@ -157,7 +159,15 @@ def database_config(
     pooled endpoint): consecutive transactions may then run on different server connections,
     so neither server-side cursors nor prepared statements may outlive a transaction.
     PostgreSQL runs on `core.postgresql`, which checks a kept connection's health only
-    when it has been idle for over `health_check_idle_seconds`.
+    when it has been idle for over `health_check_idle_seconds`, and ends a call the server
+    leaves unanswered for `statement_timeout` plus 3 seconds.
+
+    The server ends a statement after `statement_timeout` seconds and a session left idle
+    inside a transaction after `idle_in_transaction_timeout` (0: no limit). They are sent as
+    libpq `options` in session mode; a pooler in transaction mode refuses or ignores those
+    (PgBouncer's `ignore_startup_parameters`), so there they are set on the database role
+    instead (docs/deployment.md). TCP keepalives and `tcp_user_timeout` find a server that
+    vanished from the network (a dead host, a dropped NAT entry) within about 30 seconds.
     """
     if pool_mode not in {"session", "transaction"}:
         raise ImproperlyConfigured(
@@ -170,6 +180,25 @@ def database_config(
         options = config.setdefault("OPTIONS", {})
         # Bounds how long a request (and /readyz) waits for an unreachable database.
         options.setdefault("connect_timeout", connect_timeout)
+        for name, value in [
+            ("keepalives", 1),
+            ("keepalives_idle", 10),
+            ("keepalives_interval", 5),
+            ("keepalives_count", 3),
+            ("tcp_user_timeout", 30_000),
+        ]:
+            options.setdefault(name, value)
+        timeouts = {
+            "statement_timeout": statement_timeout,
+            "idle_in_transaction_session_timeout": idle_in_transaction_timeout,
+        }
+        if pool_mode == "session" and any(timeouts.values()):
+            server_options = " ".join(
+                f"-c {name}={int(seconds * 1000)}" for name, seconds in timeouts.items() if seconds
+            )
+            options["options"] = f"{options.get('options', '')} {server_options}".strip()
+        if statement_timeout:
+            config["QUERY_DEADLINE_SECONDS"] = statement_timeout + 3
         if pool_mode == "transaction":
             config["DISABLE_SERVER_SIDE_CURSORS"] = True
             options["prepare_threshold"] = None
@@ -188,6 +217,9 @@ DATABASES = {
         # failing that request. Busy connections skip it (core/postgresql/base.py).
         health_checks=env_bool("DATABASE_HEALTH_CHECKS", default=True),
         health_check_idle_seconds=env_float("DATABASE_HEALTH_CHECK_IDLE_SECONDS", 1),
+        # A request is over within gunicorn's 30 s; a longer statement is a runaway.
+        statement_timeout=env_float("DATABASE_STATEMENT_TIMEOUT", 15),
+        idle_in_transaction_timeout=env_float("DATABASE_IDLE_IN_TRANSACTION_TIMEOUT", 30),
     )
 }
 
