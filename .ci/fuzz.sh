@@ -21,6 +21,9 @@ export BETTER_AUTH_SECRET="fuzz-only-$(head -c 32 /dev/urandom | base64 | tr -d 
 export ALLOWED_HOSTS=127.0.0.1 SECURE_SSL_REDIRECT=false LOG_LEVEL=WARNING
 export DATABASE_URL="${DATABASE_URL:-sqlite:///$workdir/fuzz.sqlite3}"
 export GUNICORN_BIND="127.0.0.1:$PORT" WEB_CONCURRENCY=2
+# Thousands of requests from one address and one user: with the limits on, most operations
+# would only ever be fuzzed into a 429 (the limits have tests of their own).
+export API_RATE_LIMIT=off AUTH_THROTTLE_RATE=off ADMIN_LOGIN_RATE=off
 
 server_pid=""
 cleanup() {

@@ -32,6 +32,20 @@ class RegisteredSerializer(serializers.Serializer):
     refresh = serializers.CharField()
 
 
+class TokenPairSerializer(serializers.Serializer):
+    """Response of sign-in: a pair of tokens and whose they are (for the schema)."""
+
+    access = serializers.CharField()
+    refresh = serializers.CharField()
+    user_id = serializers.CharField()
+
+
+class AccessTokenSerializer(serializers.Serializer):
+    """Response of refresh: a new access token, and nothing else (for the schema)."""
+
+    access = serializers.CharField()
+
+
 class RegisterSerializer(serializers.Serializer):
     """`{"email", "password", "name"?}`: a new local account with Django's password rules."""
 

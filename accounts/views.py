@@ -10,13 +10,16 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from accounts.serializers import (
+    AccessTokenSerializer,
     RefreshSerializer,
     RegisteredSerializer,
     RegisterSerializer,
+    TokenPairSerializer,
     TokenSerializer,
     UserSerializer,
 )
 from accounts.throttles import PerAddressRateThrottle
+from core.openapi import error_response
 
 
 class PublicAuthMixin:
@@ -50,14 +53,32 @@ class RegisterView(PublicAuthMixin, APIView):
         return Response(body, status=status.HTTP_201_CREATED)
 
 
-@extend_schema_view(post=extend_schema(tags=["auth"], operation_id="obtainToken"))
+@extend_schema_view(
+    post=extend_schema(
+        tags=["auth"],
+        operation_id="obtainToken",
+        responses={
+            200: TokenPairSerializer,
+            401: error_response("The email or password is not right."),
+        },
+    )
+)
 class TokenView(PublicAuthMixin, TokenObtainPairView):
     """`POST /api/auth/token` → 200 `{"access", "refresh", "user_id"}`; wrong credentials 401."""
 
     serializer_class = TokenSerializer
 
 
-@extend_schema_view(post=extend_schema(tags=["auth"], operation_id="refreshToken"))
+@extend_schema_view(
+    post=extend_schema(
+        tags=["auth"],
+        operation_id="refreshToken",
+        responses={
+            200: AccessTokenSerializer,
+            401: error_response("Not a valid refresh token of an active account."),
+        },
+    )
+)
 class RefreshView(PublicAuthMixin, TokenRefreshView):
     """`POST /api/auth/token/refresh` → 200 `{"access"}`; anything but a refresh token is 401."""
 

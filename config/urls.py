@@ -1,11 +1,12 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularRedocView, SpectacularSwaggerView
 
 from accounts.models import USER_ID_PATTERN
 from accounts.throttles import throttle_sign_in_attempts
 from core import errors
 from core.health import HealthView, ReadinessView
+from core.schema_view import CachedSchemaView
 
 urlpatterns = [
     # Before the admin's own routes: its login form has no rate limit of its own.
@@ -13,7 +14,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     re_path(r"^healthz/?$", HealthView.as_view(), name="healthz"),
     re_path(r"^readyz/?$", ReadinessView.as_view(), name="readyz"),
-    re_path(r"^api/schema/?$", SpectacularAPIView.as_view(), name="schema"),
+    re_path(r"^api/schema/?$", CachedSchemaView.as_view(), name="schema"),
     re_path(r"^api/docs/?$", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     re_path(r"^api/redoc/?$", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     # Before the user-id route, which would otherwise take "auth" for a user id.
