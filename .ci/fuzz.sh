@@ -24,6 +24,9 @@ export GUNICORN_BIND="127.0.0.1:$PORT" WEB_CONCURRENCY=2
 # Thousands of requests from one address and one user: with the limits on, most operations
 # would only ever be fuzzed into a 429 (the limits have tests of their own).
 export API_RATE_LIMIT=off AUTH_THROTTLE_RATE=off ADMIN_LOGIN_RATE=off
+# Registration mails a verification link (into the server log here); so does password reset.
+export EMAIL_BACKEND=console LOCAL_AUTH_VERIFY_EMAIL_URL=http://127.0.0.1/verify-email
+export LOCAL_AUTH_PASSWORD_RESET_URL=http://127.0.0.1/reset-password
 
 server_pid=""
 cleanup() {

@@ -60,10 +60,17 @@ UNSTORABLE_CHARACTERS = re.compile("[\x00\ud800-\udfff]")
 
 
 class LocalRefreshToken(RefreshToken):
-    """A refresh token issued here, with its time claims checked before SimpleJWT's own."""
+    """A refresh token issued here (revocable: logout, password reset), with its claims'
+    types checked before SimpleJWT's own checks."""
 
     def verify(self, *args: Any, **kwargs: Any) -> None:
         check_time_claims(self.payload)
+        # Before SimpleJWT's checks: its revocation check reads `jti` first and fails with a
+        # KeyError on a token (such as Better Auth's) that has none.
+        if self.payload.get("token_type") != self.token_type:
+            raise TokenError("Token has wrong type")
+        if not isinstance(self.payload.get("jti"), str):
+            raise TokenError("Token has no id")
         super().verify(*args, **kwargs)
 
 

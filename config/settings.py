@@ -100,6 +100,8 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    # Refresh tokens issued here can be revoked (logout, password reset).
+    "rest_framework_simplejwt.token_blacklist",
     "accounts",
     "tasks",
 ]
@@ -351,6 +353,36 @@ if LOCAL_AUTH_ENABLED and not BETTER_AUTH_SECRET:
     raise ImproperlyConfigured(
         "LOCAL_AUTH_ENABLED needs BETTER_AUTH_SECRET: the tokens it issues are signed with it."
     )
+
+# A new local account gets tokens only once it followed the link mailed to its address.
+LOCAL_AUTH_EMAIL_VERIFICATION = env_bool("LOCAL_AUTH_EMAIL_VERIFICATION", default=not DEBUG)
+# The frontend's pages that take the mailed links: `?uid=…&token=…` is appended.
+LOCAL_AUTH_VERIFY_EMAIL_URL = env_str("LOCAL_AUTH_VERIFY_EMAIL_URL") or (
+    "http://localhost:3000/verify-email" if DEBUG else ""
+)
+LOCAL_AUTH_PASSWORD_RESET_URL = env_str("LOCAL_AUTH_PASSWORD_RESET_URL") or (
+    "http://localhost:3000/reset-password" if DEBUG else ""
+)
+# Mail: printed to the console in development; SMTP (EMAIL_HOST, ...) otherwise.
+EMAIL_BACKENDS = {
+    "console": "django.core.mail.backends.console.EmailBackend",
+    "smtp": "django.core.mail.backends.smtp.EmailBackend",
+}
+EMAIL_BACKEND_NAME = (env_str("EMAIL_BACKEND") or ("console" if DEBUG else "smtp")).lower()
+if EMAIL_BACKEND_NAME not in EMAIL_BACKENDS:
+    raise ImproperlyConfigured(
+        f"EMAIL_BACKEND must be smtp or console, not {EMAIL_BACKEND_NAME!r}."
+    )
+EMAIL_BACKEND = EMAIL_BACKENDS[EMAIL_BACKEND_NAME]
+EMAIL_HOST = env_str("EMAIL_HOST") or "localhost"
+EMAIL_PORT = env_int("EMAIL_PORT", 587)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=True)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT_SECONDS", 10)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL") or "todo@localhost"
+# Mailed links (verification, password reset) work for this long, and once.
+PASSWORD_RESET_TIMEOUT = env_int("LOCAL_AUTH_LINK_TTL", 24 * 3600)
 
 JWT_ALGORITHMS = env_list("JWT_ALGORITHMS", "EdDSA,ES256,ES512,RS256,PS256")
 if unsupported := sorted(set(JWT_ALGORITHMS) - SUPPORTED_JWKS_ALGORITHMS):
