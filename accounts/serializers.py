@@ -1,4 +1,4 @@
-"""Bodies of the local-account routes (API.md §5)."""
+"""Bodies of the local-account routes (docs/security.md)."""
 
 from typing import Any
 

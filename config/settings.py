@@ -276,7 +276,7 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 
-# API.md §7: bodies over 1 MiB are a 413 (core.middleware.RequestBodyLimitMiddleware).
+# Bodies over 1 MiB are a 413 (core.middleware.RequestBodyLimitMiddleware).
 REQUEST_BODY_MAX_BYTES = 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = REQUEST_BODY_MAX_BYTES
 
@@ -309,7 +309,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "core.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": None,
     # Per-user limits on /api/{user_id}/..., counted in the shared cache so that every worker
-    # sees the same count (API.md §7). "off" disables a limit.
+    # sees the same count. "off" disables a limit.
     "DEFAULT_THROTTLE_CLASSES": ["accounts.throttles.PerUserRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         "tasks": env_rate("API_RATE_LIMIT", "1200/min"),
@@ -346,7 +346,7 @@ if not BETTER_AUTH_SECRET and not BETTER_AUTH_JWKS_URL:
 SUPPORTED_JWKS_ALGORITHMS = {"EdDSA", "ES256", "ES384", "ES512"} | {
     f"{family}{bits}" for family in ("RS", "PS") for bits in (256, 384, 512)
 }
-# Local accounts (API.md §5): register and sign in here, for deployments without Better Auth.
+# Local accounts: register and sign in here, for deployments without Better Auth.
 # Their tokens are HS256 with the shared secret, so they need one.
 LOCAL_AUTH_ENABLED = env_bool("LOCAL_AUTH_ENABLED", default=bool(BETTER_AUTH_SECRET))
 if LOCAL_AUTH_ENABLED and not BETTER_AUTH_SECRET:

@@ -1,4 +1,4 @@
-"""JSON error bodies for everything under /api/ (API.md §1).
+"""JSON error bodies for everything under /api/.
 
 Every error is `{"detail": "<one sentence>"}`; validation errors add
 `"errors": {"<field>": ["<message>", ...]}` and are 400s.

@@ -1,4 +1,4 @@
-"""Liveness and readiness probes (API.md §6), public and never throttled.
+"""Liveness and readiness probes, public and never throttled.
 
 `/healthz` says the process serves requests and touches nothing else, so a database outage
 never gets healthy workers restarted. `/readyz` says whether this instance can do real work:

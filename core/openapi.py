@@ -3,7 +3,7 @@
 drf-spectacular imports this module as the project's schema class (`REST_FRAMEWORK`
 `DEFAULT_SCHEMA_CLASS`), which also registers the authentication extension below.
 
-Every operation gets the error responses that can happen to it (API.md §1, §7), so a route
+Every operation gets the error responses that can happen to it, so a route
 added later documents its 400/401/403/404/413/415/429 without repeating them. Errors that
 only some routes have (409, 412, 422, ...) are declared where they happen, with
 `error_response()`:
@@ -150,7 +150,7 @@ def strip_optional_trailing_slash(
     """Routes match with and without a trailing slash (`/?$`); document them once, without.
 
     drf-spectacular renders the optional slash as a slash, so `/api/{user_id}/tasks/` would be
-    documented although clients (and API.md) write `/api/{user_id}/tasks`.
+    documented although clients (and the README) write `/api/{user_id}/tasks`.
     """
     seen: set[tuple[str, str]] = set()
     cleaned = []

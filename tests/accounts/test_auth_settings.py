@@ -1,4 +1,4 @@
-"""Start-up configuration of token verification (config/settings.py, API.md §2)."""
+"""Start-up configuration of token verification (config/settings.py)."""
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured

@@ -1,4 +1,4 @@
-"""API.md §2: who gets in with which token, and what happens to everyone else."""
+"""Who gets in with which token, and what happens to everyone else."""
 
 import base64
 import json

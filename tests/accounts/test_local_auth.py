@@ -1,4 +1,4 @@
-"""API.md §5: local accounts with tokens issued by this backend."""
+"""Local accounts with tokens issued by this backend."""
 
 import importlib
 import string

@@ -1,4 +1,4 @@
-"""/healthz and /readyz (API.md §6): public probes that say what failed."""
+"""/healthz and /readyz: public probes that say what failed."""
 
 import pytest
 from django.db import OperationalError

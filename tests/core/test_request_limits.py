@@ -1,4 +1,4 @@
-"""Request bodies over 1 MiB are a JSON 413 and change nothing (API.md §7)."""
+"""Request bodies over 1 MiB are a JSON 413 and change nothing."""
 
 import io
 import json

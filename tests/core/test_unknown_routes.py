@@ -1,4 +1,4 @@
-"""Unknown /api/ routes are a JSON 404 for every method (API.md §1), found by fuzzing."""
+"""Unknown /api/ routes are a JSON 404 for every method, found by fuzzing."""
 
 import pytest
 from rest_framework.test import APIClient
