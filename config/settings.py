@@ -162,7 +162,7 @@ def database_config(
     so neither server-side cursors nor prepared statements may outlive a transaction.
     PostgreSQL runs on `core.postgresql`, which checks a kept connection's health only
     when it has been idle for over `health_check_idle_seconds`, and ends a call the server
-    leaves unanswered for `statement_timeout` plus 3 seconds.
+    leaves unanswered for `statement_timeout` plus 2 seconds.
 
     The server ends a statement after `statement_timeout` seconds and a session left idle
     inside a transaction after `idle_in_transaction_timeout` (0: no limit). They are sent as
@@ -200,7 +200,7 @@ def database_config(
             )
             options["options"] = f"{options.get('options', '')} {server_options}".strip()
         if statement_timeout:
-            config["QUERY_DEADLINE_SECONDS"] = statement_timeout + 3
+            config["QUERY_DEADLINE_SECONDS"] = statement_timeout + 2
         if pool_mode == "transaction":
             config["DISABLE_SERVER_SIDE_CURSORS"] = True
             options["prepare_threshold"] = None
@@ -219,8 +219,9 @@ DATABASES = {
         # failing that request. Busy connections skip it (core/postgresql/base.py).
         health_checks=env_bool("DATABASE_HEALTH_CHECKS", default=True),
         health_check_idle_seconds=env_float("DATABASE_HEALTH_CHECK_IDLE_SECONDS", 1),
-        # A request is over within gunicorn's 30 s; a longer statement is a runaway.
-        statement_timeout=env_float("DATABASE_STATEMENT_TIMEOUT", 15),
+        # This API's statements take milliseconds (docs/performance.md); one past 5 s is a
+        # runaway or a hung server. Long commands and migrations set 0 (no limit).
+        statement_timeout=env_float("DATABASE_STATEMENT_TIMEOUT", 5),
         idle_in_transaction_timeout=env_float("DATABASE_IDLE_IN_TRANSACTION_TIMEOUT", 30),
     )
 }

@@ -235,4 +235,4 @@ def test_server_side_timeouts_are_set_on_each_session():
 
     if settings.DATABASE_POOL_MODE == "transaction":
         pytest.skip("behind a transaction pooler they are the role's settings")
-    assert (statement, idle) == ("15s", "30s")
+    assert (statement, idle) == ("5s", "30s")
