@@ -322,6 +322,21 @@ class TestThrottle:
 
         assert statuses[-1] == 429
 
+    def test_behind_one_proxy_each_forwarded_client_has_its_own_budget(self, local_user, settings):
+        settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+
+        def attempt(client_address: str) -> int:
+            # What nginx sends: the proxy is the peer, the client the last X-Forwarded-For hop.
+            client = APIClient(
+                REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR=f"6.6.6.6, {client_address}"
+            )
+            return obtain(client, local_user.email, "wrong").status_code
+
+        first = [attempt("203.0.113.30") for _ in range(4)]
+
+        assert first[-1] == 429
+        assert attempt("198.51.100.30") == 401
+
     def test_concurrent_attempts_never_get_past_the_rate(self, monkeypatch):
         monkeypatch.setitem(PerAddressRateThrottle.THROTTLE_RATES, "auth", "10/min")
 
