@@ -1,4 +1,7 @@
-from rest_framework.permissions import BasePermission
+from typing import Any
+
+from django.db.models import QuerySet
+from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
@@ -16,3 +19,28 @@ class IsPathUser(BasePermission):
     def has_permission(self, request: Request, view: APIView) -> bool:
         user = request.user
         return bool(user and user.is_authenticated and user.pk == view.kwargs.get("user_id"))
+
+
+class PathUserMixin:
+    """The base of every view under `/api/{user_id}/`: it is what keeps users apart.
+
+    It carries both halves of ownership, so that a view cannot have one without the other:
+    `IsPathUser` always runs (another user's path is a 403, whatever `permission_classes` a
+    view names), and `get_queryset()` narrows the view's `queryset` to the path user's rows
+    (another user's object is a 404, like a missing one). Views name a `queryset` and, when
+    their model reaches its owner by another path, `owner_field`. A test walks every route
+    under `/api/{user_id}/` and fails for a view that does not derive from this class.
+    """
+
+    owner_field = "user_id"
+    kwargs: dict[str, Any]
+
+    def get_permissions(self) -> list[BasePermission]:
+        return [IsAuthenticated(), IsPathUser(), *super().get_permissions()]
+
+    def get_queryset(self) -> QuerySet:
+        queryset = super().get_queryset()
+        if getattr(self, "swagger_fake_view", False):
+            # Schema generation has no path user; it only needs the model.
+            return queryset.none()
+        return queryset.filter(**{self.owner_field: self.kwargs["user_id"]})

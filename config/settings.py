@@ -102,8 +102,10 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     # Refresh tokens issued here can be revoked (logout, password reset).
     "rest_framework_simplejwt.token_blacklist",
+    "pgtrigger",
     "accounts",
     "tasks",
+    "sync",
 ]
 
 MIDDLEWARE = [
@@ -454,6 +456,9 @@ SPECTACULAR_SETTINGS = {
         {"name": "health", "description": "Probes for load balancers and orchestrators."},
     ],
 }
+
+# The change feed keeps deletions (and every change) this long; older cursors are a 410.
+CHANGES_RETENTION_DAYS = env_int("CHANGES_RETENTION_DAYS", 30)
 
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
 # "json": one JSON object per line (core.logging.JsonFormatter); "plain" for people.

@@ -20,6 +20,7 @@ urlpatterns = [
     # Before the user-id route, which would otherwise take "auth" for a user id.
     path("api/auth/", include("accounts.urls")),
     re_path(rf"^api/(?P<user_id>{USER_ID_PATTERN})/", include("tasks.urls")),
+    re_path(rf"^api/(?P<user_id>{USER_ID_PATTERN})/", include("sync.urls")),
     re_path(r"^api/", errors.api_not_found),
 ]
 

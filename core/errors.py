@@ -7,7 +7,7 @@ Every error is `{"detail": "<one sentence>"}`; validation errors add
 import logging
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
@@ -31,7 +31,8 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         return Response(
             {"detail": DATABASE_UNAVAILABLE_DETAIL}, status=503, headers={"Retry-After": "1"}
         )
-    if isinstance(exc, Http404):
+    if isinstance(exc, Http404 | ObjectDoesNotExist):
+        # ObjectDoesNotExist: what a write path raises for a row deleted since it was read.
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()

@@ -1,6 +1,7 @@
 from django.contrib import admin, messages
 from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
+from django.forms import ModelForm
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
@@ -8,8 +9,15 @@ from django.utils.html import format_html
 from accounts.admin import UserAdmin
 from accounts.models import User
 from core.admin_paginator import EstimatedCountPaginator
+from tasks import recurrence
 from tasks.models import Task
-from tasks.services import tasks_delete, tasks_set_completed
+from tasks.services import (
+    task_create,
+    task_delete,
+    task_update,
+    tasks_delete,
+    tasks_set_completed,
+)
 
 
 class OwnerFilter(admin.SimpleListFilter):
@@ -33,12 +41,29 @@ class OwnerFilter(admin.SimpleListFilter):
         return True
 
 
+class SeriesFilter(OwnerFilter):
+    """The occurrences of one recurring series, from a task's "series" link."""
+
+    title = "series"
+    parameter_name = "series"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple]:
+        return [(self.value(), f"series {self.value()}")] if self.value() else []
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Task]) -> QuerySet[Task]:
+        if not self.value():
+            return queryset
+        if not self.value().isdigit():
+            return queryset.none()
+        return queryset.filter(series_id=self.value())
+
+
 @admin.register(Task)
 class TaskAdmin(admin.ModelAdmin):
     """Tasks for staff: a page costs the same few queries however many tasks exist.
 
-    Bulk actions and deletions go through tasks.services, single edits through
-    `Task.save()`: the same write paths as the API.
+    Every change staff make (the form, the actions, deletions) goes through tasks.services,
+    the write path of the API.
     """
 
     list_display = [
@@ -47,6 +72,7 @@ class TaskAdmin(admin.ModelAdmin):
         "completed",
         "priority",
         "due_at",
+        "repeats",
         "updated_at",
     ]
     list_filter = [
@@ -54,6 +80,7 @@ class TaskAdmin(admin.ModelAdmin):
         "priority",
         ("due_at", admin.DateFieldListFilter),
         OwnerFilter,
+        SeriesFilter,
     ]
     search_fields = ["title", "description", "user__email"]
     # Newest first along the primary key: the model's (-created_at, -id) order has no index
@@ -61,7 +88,15 @@ class TaskAdmin(admin.ModelAdmin):
     ordering = ["-id"]
     list_select_related = ["user"]
     autocomplete_fields = ["user"]
-    readonly_fields = ["completed_at", "created_at", "updated_at"]
+    readonly_fields = [
+        "completed_at",
+        "created_at",
+        "updated_at",
+        "series",
+        "series_start",
+        "next_occurrence_id",
+        "upcoming",
+    ]
     actions = ["mark_complete", "reopen"]
     paginator = EstimatedCountPaginator
     # The "N total" link would cost a second COUNT(*) over the whole table on every page.
@@ -74,6 +109,32 @@ class TaskAdmin(admin.ModelAdmin):
             '<a href="{}?{}={}">{}</a>', url, OwnerFilter.parameter_name, task.user_id, task.user
         )
 
+    @admin.display(description="repeats")
+    def repeats(self, task: Task) -> str:
+        return recurrence.describe_rule(task.recurrence) if task.recurrence else ""
+
+    @admin.display(description="series")
+    def series(self, task: Task) -> str:
+        if task.series_id is None:
+            return "-"
+        url = reverse("admin:tasks_task_changelist")
+        return format_html(
+            '<a href="{}?{}={}">all tasks of series {}</a>',
+            url,
+            SeriesFilter.parameter_name,
+            task.series_id,
+            task.series_id,
+        )
+
+    @admin.display(description="next occurrences")
+    def upcoming(self, task: Task) -> str:
+        if not task.recurrence or task.due_at is None:
+            return "-"
+        due = recurrence.occurrences(
+            task.recurrence, task.timezone, task.series_start, after=task.due_at, count=3
+        )
+        return ", ".join(f"{moment:%Y-%m-%d %H:%M} UTC" for moment in due) or "none"
+
     @admin.action(description="Mark selected tasks complete")
     def mark_complete(self, request: HttpRequest, queryset: QuerySet[Task]) -> None:
         changed = tasks_set_completed(queryset=queryset, completed=True)
@@ -83,6 +144,20 @@ class TaskAdmin(admin.ModelAdmin):
     def reopen(self, request: HttpRequest, queryset: QuerySet[Task]) -> None:
         changed = tasks_set_completed(queryset=queryset, completed=False)
         self.message_user(request, f"Reopened {changed} task(s).", messages.SUCCESS)
+
+    def save_model(self, request: HttpRequest, task: Task, form: ModelForm, change: bool) -> None:
+        # The form has put its cleaned values on `task` (and Task.clean() normalised them).
+        fields = {name: getattr(task, name) for name in form.changed_data}
+        if change:
+            task_update(task=task, data=fields)
+            return
+        fields.pop("user", None)
+        created = task_create(user=task.user, data=fields)
+        # The admin goes on with the object it passed in (its id for the redirect, the log).
+        vars(task).update(vars(created))
+
+    def delete_model(self, request: HttpRequest, task: Task) -> None:
+        task_delete(task=task)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Task]) -> None:
         tasks_delete(queryset=queryset)

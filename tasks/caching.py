@@ -1,24 +1,25 @@
-"""Cached task reads with exact invalidation, ETags and conditional writes (API.md §4).
+"""Conditional requests and cached reads: one mechanism, `ConditionalReadMixin`, used by every
+read route of the task API, and `check_if_match`, used by every write that carries `If-Match`.
 
-Invalidation: every user row carries `tasks_version`, and every write to a user's tasks bumps
-it, in the database, in the statement that writes the task: triggers on the task table do it
-(migration 0004), so no write path can forget, be it the API, the admin, a bulk update or
-COPY. Authentication loads the user row on every request anyway, so a read knows the current
-version for free and caches under keys that contain it:
+ETags are strong: a digest of the exact body and of the paging headers (`X-Total-Count`,
+`Link`), so a list whose total or neighbouring pages changed has a new ETag even when its page
+did not. `If-None-Match` on a read is answered with a 304; `If-Match` on a write is compared,
+under a row lock (tasks/services.py), with the ETag of the task as it is now: 412 when stale.
 
-    tasks:list:<user>:<version>:<digest of host, path and query>   rendered list + headers
-    tasks:task:<user>:<version>:<task id>                          rendered task
+Cached reads and their invalidation: every user row carries `tasks_version`, which the database
+bumps in the statement of every write to that user's tasks (the triggers on `Task`).
+Authentication loads the user row on every request anyway, so a read knows the current
+version for free and caches the whole response (body and every header the view set) under a
+key that contains it:
+
+    tasks:list:<user>:<version>:<digest of host, path and query>
+    tasks:task:<user>:<version>:<task id>
+    tasks:tags:<user>:<version>
 
 A write makes every older key unreachable at once, in every worker (they then expire by TTL).
 Because the version lives in the database, a write made while Redis was down bumps it too, so
-nothing cached before an outage can be served after it. Lists filtered with `overdue` depend
-on the clock as well as on the data, so they are never cached.
-
-ETags are a digest of the exact body, so they are strong. A cache hit carries its ETag, so
-`If-None-Match` is answered with a 304 without rebuilding anything. A write that carries
-`If-Match` compares it with the ETag of the task as it is now, read under a row lock in the
-write's transaction, so of two writers holding the same ETag only the first succeeds; the
-second gets a 412.
+nothing cached before an outage can be served after it. What depends on the clock as well as
+on the data (lists filtered by `overdue`, the stats with their overdue count) is not cached.
 """
 
 import hashlib
@@ -27,14 +28,18 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponseBase, HttpResponseNotModified
 from django.utils.http import parse_etags
 from rest_framework.exceptions import APIException
+from rest_framework.request import Request
+from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
-from accounts.models import User
+from tasks.models import Task
+from tasks.serializers import TaskSerializer
 
-CACHED_HEADERS = ("X-Total-Count", "Link")
+# Headers that describe the representation as much as its body does: the ETag covers them.
+REPRESENTATION_HEADERS = ("X-Total-Count", "Link")
 
 
 class PreconditionFailed(APIException):
@@ -44,20 +49,30 @@ class PreconditionFailed(APIException):
 
 
 def render(data: Any) -> bytes:
-    renderer = api_settings.DEFAULT_RENDERER_CLASSES[0]()
-    return renderer.render(data)
+    return api_settings.DEFAULT_RENDERER_CLASSES[0]().render(data)
 
 
-def etag_of(body: bytes) -> str:
-    return f'"{hashlib.blake2b(body, digest_size=16).hexdigest()}"'
+def etag_of(body: bytes, headers: HttpResponseBase | dict[str, str] | None = None) -> str:
+    digest = hashlib.blake2b(body, digest_size=16)
+    for name in REPRESENTATION_HEADERS:
+        if headers is not None and name in headers:
+            digest.update(f"\n{name}: {headers[name]}".encode())
+    return f'"{digest.hexdigest()}"'
 
 
-def json_response(body: bytes, etag: str, headers: dict[str, str] | None = None) -> HttpResponse:
-    response = HttpResponse(body, content_type="application/json")
-    response["ETag"] = etag
-    for name, value in (headers or {}).items():
-        response[name] = value
-    return response
+def task_etag(task: Task) -> str:
+    """The ETag of the task's own route, as a GET would answer it now."""
+    return etag_of(render(TaskSerializer(task).data))
+
+
+def check_if_match(offered: str | None, task: Task) -> None:
+    """Raise 412 unless `If-Match` is absent, `*`, or lists the task's current ETag (strong
+    comparison, as RFC 9110 asks for writes: a weak or malformed tag never matches)."""
+    if offered is None:
+        return
+    tags = parse_etags(offered)
+    if "*" not in tags and task_etag(task) not in tags:
+        raise PreconditionFailed()
 
 
 def not_modified(request: HttpRequest, etag: str) -> bool:
@@ -69,43 +84,65 @@ def not_modified(request: HttpRequest, etag: str) -> bool:
     return "*" in tags or etag in tags
 
 
-def not_modified_response(etag: str) -> HttpResponse:
-    response = HttpResponse(status=304)
-    del response["Content-Type"]  # a 304 has no body to describe
-    response["ETag"] = etag
+class ConditionalReadMixin:
+    """For views whose read routes answer through `cached_read`, and whose every other
+    successful answer carries the ETag of its body too (a write answers the new state)."""
+
+    request: Request
+
+    def read_cache_key(self) -> str | None:
+        """The cache key of this read, or None when it must not be cached."""
+        return None
+
+    def cached_read(self, build: Callable[[], Response]) -> HttpResponseBase:
+        """`build()`'s response, served from the cache when it is there; 304 when the client
+        holds its ETag. Only a 200 is cached, with every header the view set."""
+        key = self.read_cache_key()
+        hit = cache.get(key) if key else None
+        if hit is None:
+            response = build()
+            if response.status_code != 200:
+                return response
+            body = render(response.data)
+            headers = {name: value for name, value in response.items() if name != "Content-Type"}
+            headers["ETag"] = etag_of(body, headers)
+            hit = (body, headers)
+            if key:
+                cache.set(key, hit, settings.CACHE_TTL_SECONDS)
+        body, headers = hit
+        if not_modified(self.request, headers["ETag"]):
+            response = HttpResponseNotModified()
+            response["ETag"] = headers["ETag"]
+            return response
+        return prerendered(body, headers=headers)
+
+    def finalize_response(
+        self, request: Request, response: HttpResponseBase, *args: Any, **kwargs: Any
+    ) -> HttpResponseBase:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if response.status_code in (200, 201) and "ETag" not in response:
+            response.render()
+            response["ETag"] = etag_of(response.content, response)
+        return response
+
+
+def prerendered(body: bytes, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """A DRF response whose JSON is already rendered (a cached or replayed one): DRF sends
+    these exact bytes rather than rendering again."""
+    response = Response(status=status, headers=headers)
+    # Set here because DRF sets the type only when it renders, which it will not do.
+    response["Content-Type"] = "application/json"
+    response.content = body
     return response
 
 
-def check_if_match(request: HttpRequest, current_body: Callable[[], bytes]) -> None:
-    """Raise 412 unless `If-Match` is absent, `*`, or the task's current ETag (strong).
-
-    The body is rendered only when a client sent `If-Match`.
-    """
-    offered = request.headers.get("If-Match")
-    if offered is None:
-        return
-    tags = parse_etags(offered)
-    if "*" not in tags and etag_of(current_body()) not in tags:
-        raise PreconditionFailed()
+def user_key(kind: str, request: Request, *parts: object) -> str:
+    user = request.user
+    return ":".join(["tasks", kind, user.pk, str(user.tasks_version), *map(str, parts)])
 
 
-def list_key(request: HttpRequest, user: User) -> str | None:
-    """The cache key of a list request, or None when the list must not be cached."""
-    if "overdue" in request.GET:
+def list_key(request: Request) -> str | None:
+    if "overdue" in request.query_params:
         return None
     target = f"{request.get_host()}{request.get_full_path()}"
-    digest = hashlib.blake2b(target.encode(), digest_size=16).hexdigest()
-    return f"tasks:list:{user.pk}:{user.tasks_version}:{digest}"
-
-
-def task_key(user: User, task_id: str) -> str:
-    return f"tasks:task:{user.pk}:{user.tasks_version}:{task_id}"
-
-
-def cached(key: str | None) -> tuple[bytes, str, dict[str, str]] | None:
-    return cache.get(key) if key else None
-
-
-def store(key: str | None, body: bytes, etag: str, headers: dict[str, str]) -> None:
-    if key:
-        cache.set(key, (body, etag, headers), settings.CACHE_TTL_SECONDS)
+    return user_key("list", request, hashlib.blake2b(target.encode(), digest_size=16).hexdigest())

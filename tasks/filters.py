@@ -153,6 +153,9 @@ class TaskFilter(django_filters.FilterSet):
         method="filter_overdue",
         help_text="true: pending tasks whose due_at has passed; false: all the others.",
     )
+    recurring = StrictBooleanFilter(
+        method="filter_recurring", help_text="true: recurring tasks only; false: the others."
+    )
     sort = django_filters.ChoiceFilter(
         choices=SORT_CHOICES,
         method="sort_by",
@@ -186,6 +189,9 @@ class TaskFilter(django_filters.FilterSet):
         return (
             queryset.filter(overdue_condition()) if value else queryset.exclude(overdue_condition())
         )
+
+    def filter_recurring(self, queryset: QuerySet[Task], name: str, value: bool):
+        return queryset.filter(recurrence__isnull=not value)
 
     def sort_by(self, queryset: QuerySet[Task], name: str, value: str) -> QuerySet[Task]:
         column = F(SORT_COLUMNS[value.lstrip("-")])

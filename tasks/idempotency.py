@@ -1,4 +1,5 @@
-"""`Idempotency-Key` on POST (API.md §4): a retried create replays the first response.
+"""`Idempotency-Key` on POST: a retried create replays the first response, byte for byte (so
+its ETag is the first answer's).
 
 Records live in the database, not in Redis: a unique (user, key) row is inserted in the same
 transaction as the task it guards, so two concurrent requests with one key create exactly one
@@ -16,7 +17,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.request import Request
+from rest_framework.response import Response
 
+from tasks import caching
 from tasks.models import IdempotencyRecord
 
 KEY_LIFETIME = timedelta(hours=24)
@@ -67,3 +70,18 @@ def claim(request: Request, key: str) -> tuple[IdempotencyRecord, bool]:
     if record.request_fingerprint != body_fingerprint:
         raise KeyReusedWithAnotherBody()
     return record, True
+
+
+def remember(record: IdempotencyRecord, response: Response) -> None:
+    """Keep the first answer to this key: its exact bytes, status and `Location`."""
+    record.response_body = caching.render(response.data).decode()
+    record.response_status = response.status_code
+    record.response_location = response.get("Location", "")
+    record.save(update_fields=["response_body", "response_status", "response_location"])
+
+
+def replay(record: IdempotencyRecord, replayed: bool) -> Response:
+    headers = {"Location": record.response_location}
+    if replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return caching.prerendered(record.response_body.encode(), record.response_status, headers)

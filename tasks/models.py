@@ -1,13 +1,18 @@
 import json
 from collections.abc import Iterable
 
+import pgtrigger
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Lookup
+from django.db.models import Lookup, Q
 from django.utils import timezone
 
+from tasks import recurrence
+from tasks.recurrence import MAX_RULE_LENGTH
+
 MAX_TAGS = 20
+RECURRING_NEEDS_DUE_AT = "A recurring task needs a due_at: the time of its first occurrence."
 MAX_TAG_LENGTH = 32
 
 
@@ -75,12 +80,68 @@ class HasAllTags(Lookup):
         )
 
 
-class Task(models.Model):
-    """One item on a user's todo list (API.md §3 and §4).
+def write_trigger(name: str, operation: pgtrigger.Operation, *rows: str) -> pgtrigger.Trigger:
+    """After each statement that writes tasks, in the same transaction: bump every affected
+    owner's `tasks_version` once, and record each task written or deleted as a `Change`.
 
-    `save()` keeps the derived columns right on every single-task write (API, `complete`,
-    admin): `updated_at` moves, and `completed_at` follows `completed`. Writes to many tasks
-    at once go through `tasks.services`, which set the same columns in the same UPDATE.
+    The version keys cached reads (tasks/caching.py); the changes are the change feed. Both
+    are kept by the database, so no write, whatever issued it (the services, a cascade from a
+    deleted user, SQL typed into psql), can leave a stale read or slip past the feed. The
+    UPDATE locks the owner's row until the transaction ends, and the changes are numbered
+    after it: one owner's changes are numbered in the order their writes commit, which is what
+    makes a change id a safe cursor. `rows` names the transition tables: old, new or both.
+    """
+    written = " UNION ".join(f"SELECT id, user_id FROM {table}_rows" for table in rows)
+    return pgtrigger.Trigger(
+        name=name,
+        level=pgtrigger.Statement,
+        when=pgtrigger.After,
+        operation=operation,
+        referencing=pgtrigger.Referencing(**{table: f"{table}_rows" for table in rows}),
+        func=(
+            f"WITH written AS ({written}), owners AS ("
+            "UPDATE accounts_user SET tasks_version = tasks_version + 1 "
+            "WHERE id IN (SELECT user_id FROM written) RETURNING id) "
+            "INSERT INTO tasks_change (user_id, object_type, object_id, created_at) "
+            "SELECT written.user_id, 'task', written.id, now() "
+            "FROM written JOIN owners ON owners.id = written.user_id ORDER BY written.id; "
+            "RETURN NULL;"
+        ),
+    )
+
+
+def sqlite_write_trigger(operation: str, *rows: str) -> list[str]:
+    """The same on SQLite (development), which has row triggers only: django-pgtrigger speaks
+    only PostgreSQL, and SQLite drops a table's triggers whenever a migration rebuilds it, so
+    tasks/apps.py creates these anew after every `migrate`."""
+    name = f"tasks_record_{operation.lower()}"
+    owners = ", ".join(f"{row}.user_id" for row in rows)
+    return [
+        f"DROP TRIGGER IF EXISTS {name}",
+        f"CREATE TRIGGER {name} AFTER {operation} ON tasks_task BEGIN "
+        f"UPDATE accounts_user SET tasks_version = tasks_version + 1 WHERE id IN ({owners}); "
+        "INSERT INTO tasks_change (user_id, object_type, object_id, created_at) "
+        f"SELECT id, 'task', {rows[0]}.id, strftime('%Y-%m-%d %H:%M:%f', 'now') "
+        f"FROM accounts_user WHERE id IN ({owners}); END",
+    ]
+
+
+SQLITE_WRITE_TRIGGERS = [
+    # Bumped the version alone before the change feed; replaced by the triggers below.
+    *(f"DROP TRIGGER IF EXISTS tasks_bump_on_{op}" for op in ("insert", "update", "delete")),
+    *sqlite_write_trigger("INSERT", "NEW"),
+    *sqlite_write_trigger("UPDATE", "NEW", "OLD"),
+    *sqlite_write_trigger("DELETE", "OLD"),
+]
+
+
+class Task(models.Model):
+    """One item on a user's todo list.
+
+    Tasks change only through `tasks.services`, which sets the derived columns
+    (`updated_at`, `completed_at`); the constraints below hold whatever writes. The triggers
+    below bump the owner's cache version and record each write in the change feed
+    (`write_trigger`; SQLITE_WRITE_TRIGGERS on SQLite).
     """
 
     user = models.ForeignKey(
@@ -98,10 +159,22 @@ class Task(models.Model):
     priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.NONE)
     due_at = models.DateTimeField(null=True, blank=True)
     tags = TagListField(default=list, blank=True)
-    # Plain defaults rather than auto_now(_add), so that bulk loads (seed_demo) can write
-    # realistic past timestamps; save() moves `updated_at` on every write.
+    # Plain defaults rather than auto_now(_add): the services set them, and bulk loads
+    # (seed_demo) can write realistic past timestamps.
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now, editable=False)
+    # Recurring tasks (tasks/recurrence.py): an RRULE value, expanded in the IANA zone
+    # `timezone` (declared after the timestamps, whose defaults use django.utils.timezone).
+    recurrence = models.CharField(max_length=MAX_RULE_LENGTH, null=True, blank=True)  # noqa: DJ001
+    timezone = models.CharField(max_length=64, default="UTC", blank=True)
+    # The id and due_at of the series' first task, kept by every occurrence (also after the
+    # first is deleted, hence no foreign key). Null without a recurrence.
+    series_id = models.BigIntegerField(null=True, blank=True, editable=False)
+    series_start = models.DateTimeField(null=True, blank=True, editable=False)
+    # Set when completing this task created the next occurrence, and never cleared: a task
+    # completed again, or twice at once, creates no second one. Unique: one task has one
+    # predecessor.
+    next_occurrence_id = models.BigIntegerField(null=True, blank=True, unique=True, editable=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -110,35 +183,68 @@ class Task(models.Model):
             # due_date sort (ascending, nulls last), due_before/due_after and overdue.
             models.Index(fields=["user", "due_at", "-id"], name="task_user_due_idx"),
         ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(completed=True, completed_at__isnull=False)
+                | Q(completed=False, completed_at__isnull=True),
+                name="task_completed_at_iff_completed",
+            ),
+            models.CheckConstraint(
+                condition=Q(recurrence__isnull=True)
+                | Q(due_at__isnull=False, series_start__isnull=False),
+                name="task_recurring_has_due_at_and_series_start",
+            ),
+        ]
+        triggers = [
+            write_trigger("record_insert", pgtrigger.Insert, "new"),
+            write_trigger("record_update", pgtrigger.Update, "old", "new"),
+            write_trigger("record_delete", pgtrigger.Delete, "old"),
+        ]
 
     def __str__(self) -> str:
         return self.title
 
-    def save(self, *args, **kwargs) -> None:
-        # A new task was last updated when it was created, to the microsecond.
-        now = self.created_at if self._state.adding else timezone.now()
-        self.updated_at = now
-        if not self.completed:
-            self.completed_at = None
-        elif self.completed_at is None:
-            self.completed_at = now
-        update_fields = kwargs.get("update_fields")
-        if update_fields is not None:
-            update_fields = {*update_fields, "updated_at"}
-            # `completed_at` is written only with `completed`: a write that leaves `completed`
-            # alone must not overwrite a concurrent completion's timestamp with one derived
-            # from what this write read before it.
-            if "completed" in update_fields:
-                update_fields.add("completed_at")
-            kwargs["update_fields"] = update_fields
-        super().save(*args, **kwargs)
-
     def clean(self) -> None:
+        """What the admin's form checks beyond the field types, as the API does."""
         super().clean()
         try:
             self.tags = normalize_tags(self.tags or [])
         except ValidationError as error:
             raise ValidationError({"tags": error.messages}) from None
+        errors = {}
+        try:
+            self.recurrence = recurrence.validate_rule(self.recurrence) if self.recurrence else None
+        except recurrence.RecurrenceError as error:
+            errors["recurrence"] = [str(error)]
+        try:
+            self.timezone = recurrence.validate_timezone(self.timezone or "UTC")
+        except recurrence.RecurrenceError as error:
+            errors["timezone"] = [str(error)]
+        if errors:
+            raise ValidationError(errors)
+        if self.recurrence and self.due_at is None:
+            raise ValidationError({"due_at": [RECURRING_NEEDS_DUE_AT]})
+
+
+class Change(models.Model):
+    """One task written (created or updated) or deleted, recorded by the database in the
+    statement that made the write (`write_trigger`): the change feed, which the sync app
+    serves. Whether it was a deletion is read at answer time: the task is gone. Kept for
+    `CHANGES_RETENTION_DAYS` (`manage.py purge_changes`)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, db_index=False)
+    object_type = models.CharField(max_length=8)
+    object_id = models.BigIntegerField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["user", "id"], name="change_user_feed_idx"),
+            models.Index(fields=["created_at"], name="change_age_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.object_type} {self.object_id}"
 
 
 class IdempotencyRecord(models.Model):
@@ -148,7 +254,8 @@ class IdempotencyRecord(models.Model):
     key = models.CharField(max_length=255)
     request_fingerprint = models.CharField(max_length=64)
     response_status = models.PositiveSmallIntegerField(null=True)
-    response_body = models.JSONField(null=True)
+    # The exact JSON text of the first answer, so that a replay is the same bytes.
+    response_body = models.TextField(null=True)  # noqa: DJ001
     response_location = models.CharField(max_length=400, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -159,9 +266,3 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}: {self.key}"
-
-    def remember(self, body: dict, status: int, headers: dict[str, str]) -> None:
-        self.response_body = body
-        self.response_status = status
-        self.response_location = headers.get("Location", "")
-        self.save(update_fields=["response_body", "response_status", "response_location"])

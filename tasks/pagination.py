@@ -7,7 +7,7 @@ from rest_framework.views import APIView
 
 
 class HeaderLimitOffsetPagination(LimitOffsetPagination):
-    """`limit`/`offset` paging that keeps the body a plain array (API.md §4).
+    """`limit`/`offset` paging that keeps the body a plain array.
 
     The total goes in `X-Total-Count` and the neighbouring pages in an RFC 8288 `Link` header
     (`rel="next"` only when there are more tasks, `rel="prev"` only when offset > 0), so a
@@ -19,12 +19,14 @@ class HeaderLimitOffsetPagination(LimitOffsetPagination):
     max_limit = 500
 
     def paginate_queryset(self, queryset: QuerySet, request: Request, view: APIView | None = None):
-        # Both validated before any query, so a bad value costs no database work.
-        self.parse_params(request)
+        """DRF's, but for the COUNT: one row past the page tells whether this is the last
+        page. When it is, and it is not past the end, the total is the rows before it plus
+        those on it: most users' whole list fits on the first page, and their lists need no
+        COUNT query (docs/performance.md has what this saves)."""
         self.request = request
-        # One row past the page tells whether this is the last page. When it is, and it is
-        # not past the end, the total is the rows before it plus those on it: most users'
-        # whole list fits on the first page, and their lists need no COUNT query.
+        # Both validated before any query, so a bad value costs no database work.
+        self.limit = self.get_limit(request)
+        self.offset = self.get_offset(request)
         rows = list(queryset[self.offset : self.offset + self.limit + 1])
         page = rows[: self.limit]
         if len(rows) <= self.limit and (page or self.offset == 0):
@@ -33,11 +35,13 @@ class HeaderLimitOffsetPagination(LimitOffsetPagination):
             self.count = self.get_count(queryset)
         return page
 
-    def parse_params(self, request: Request) -> None:
-        self.limit = self.parse_int(
+    def get_limit(self, request: Request) -> int:
+        return self.parse_int(
             request, self.limit_query_param, self.default_limit, 1, self.max_limit
         )
-        self.offset = self.parse_int(request, self.offset_query_param, 0, 0, None)
+
+    def get_offset(self, request: Request) -> int:
+        return self.parse_int(request, self.offset_query_param, 0, 0, None)
 
     @staticmethod
     def parse_int(request: Request, name: str, default: int, low: int, high: int | None) -> int:

@@ -17,19 +17,36 @@ from tasks.filters import PRIORITY_LIST_SCHEMA, TaskFilter
 from tasks.serializers import (
     BulkActionSerializer,
     BulkResultSerializer,
+    OccurrencesSerializer,
     TagCountSerializer,
     TaskSerializer,
     TaskStatsSerializer,
 )
 
+# Every field of TaskSerializer, in its order: tests/test_schema.py fails when one is missing.
 TASK_EXAMPLE = {
     "id": 42,
     "user_id": "gY3kPqZ0v8XhR2mN5tLw7cJ1bF4dA6sE",
     "title": "Buy milk",
     "description": "Two litres, semi-skimmed",
     "completed": False,
+    "completed_at": None,
+    "priority": "medium",
+    "due_at": "2026-11-24T17:00:00Z",
+    "tags": ["shopping"],
     "created_at": "2026-11-23T10:00:00Z",
     "updated_at": "2026-11-23T10:00:00Z",
+    "recurrence": None,
+    "timezone": "UTC",
+    "series_id": None,
+    "series_start": None,
+    "next_occurrence_id": None,
+}
+COMPLETED_TASK_EXAMPLE = {
+    **TASK_EXAMPLE,
+    "completed": True,
+    "completed_at": "2026-11-24T08:30:00Z",
+    "updated_at": "2026-11-24T08:30:00Z",
 }
 TASK_RESPONSE_EXAMPLE = OpenApiExample("task", value=TASK_EXAMPLE, response_only=True)
 TASK_ID = OpenApiParameter(
@@ -37,7 +54,13 @@ TASK_ID = OpenApiParameter(
 )
 NEW_TASK_EXAMPLE = OpenApiExample(
     "new task",
-    value={"title": "Buy milk", "description": "Two litres, semi-skimmed"},
+    value={
+        "title": "Buy milk",
+        "description": "Two litres, semi-skimmed",
+        "priority": "medium",
+        "due_at": "2026-11-24T18:00:00+01:00",
+        "tags": ["Shopping"],
+    },
     request_only=True,
 )
 
@@ -129,7 +152,8 @@ task_operations = extend_schema_view(
         ),
         parameters=[*LIST_FILTER_PARAMETERS, *LIST_HEADERS, IF_NONE_MATCH, ETAG_HEADER],
         responses={200: TaskSerializer(many=True), 304: NOT_MODIFIED},
-        examples=[OpenApiExample("tasks", value=[TASK_EXAMPLE], response_only=True)],
+        # One task: drf-spectacular puts a list view's example in the array itself.
+        examples=[OpenApiExample("tasks", value=TASK_EXAMPLE, response_only=True)],
     ),
     create=extend_schema(
         operation_id="createTask",
@@ -191,7 +215,33 @@ task_operations = extend_schema_view(
         responses={200: TaskSerializer, 412: PRECONDITION_FAILED},
         examples=[
             OpenApiExample("set", value={"completed": True}, request_only=True),
-            TASK_RESPONSE_EXAMPLE,
+            OpenApiExample("completed", value=COMPLETED_TASK_EXAMPLE, response_only=True),
+        ],
+    ),
+    occurrences=extend_schema(
+        operation_id="previewOccurrences",
+        summary="Preview a recurring task's next due dates",
+        description=(
+            "The due datetimes the series' rule produces after this task's due_at "
+            "(`[]` for a task without a recurrence)."
+        ),
+        parameters=[
+            TASK_ID,
+            OpenApiParameter(
+                "count",
+                OpenApiTypes.INT,
+                description="How many, 1 to 50 (default 5).",
+            ),
+            IF_NONE_MATCH,
+            ETAG_HEADER,
+        ],
+        responses={200: OccurrencesSerializer, 304: NOT_MODIFIED},
+        examples=[
+            OpenApiExample(
+                "weekly",
+                value={"occurrences": ["2026-12-07T08:00:00Z", "2026-12-14T08:00:00Z"]},
+                response_only=True,
+            )
         ],
     ),
     stats=extend_schema(

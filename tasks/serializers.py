@@ -1,16 +1,14 @@
-import copy
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import DatabaseError
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
-from rest_framework.exceptions import NotFound
 
-from tasks.models import MAX_TAGS, Priority, Task, normalize_tags
+from tasks import recurrence
+from tasks.models import MAX_TAGS, RECURRING_NEEDS_DUE_AT, Priority, Task, normalize_tags
 
 OFFSET_REQUIRED = (
     "Send the time zone offset with the datetime, e.g. 2026-11-23T10:00:00Z "
@@ -77,22 +75,32 @@ class TagsField(serializers.ListField):
             raise serializers.ValidationError(error.messages) from None
 
 
-# A serializer class's fields as ModelSerializer built them (TaskSerializer.get_fields).
-BUILT_FIELDS: dict[type, dict[str, serializers.Field]] = {}
-
-
 class TaskSerializer(serializers.ModelSerializer):
-    """A task as the frontend sees it. The owner is set by the server, never by the body.
+    """A task as the frontend sees it, and the validation of a task's writable fields.
 
-    PUT and PATCH both keep the writable fields a request omits (API.md §3): a frontend that
-    edits only title and description must not un-complete the task. `completed_at` is
-    read-only: `Task.save()` sets it from `completed`.
+    It validates and represents; it never writes: the views hand `validated_data` to
+    tasks.services, the one write path, so `save()` is refused. The owner is set by the
+    server, never by the body. PUT and PATCH both keep the writable fields a request omits: a
+    frontend that edits only title and description must not un-complete the task.
     """
 
     user_id = serializers.CharField(read_only=True)
     priority = PriorityField(required=False)
     due_at = AwareDateTimeField(required=False, allow_null=True)
     tags = TagsField(required=False, help_text=f"At most {MAX_TAGS} tags.")
+    recurrence = serializers.CharField(
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        trim_whitespace=False,
+        help_text=(
+            "An RFC 5545 RRULE value without its RRULE: prefix, e.g. FREQ=WEEKLY;BYDAY=MO,WE "
+            "(SECONDLY and MINUTELY are refused); null or empty for none. Needs due_at."
+        ),
+    )
+    timezone = serializers.CharField(
+        required=False, help_text="The IANA zone the rule is expanded in (default UTC)."
+    )
 
     class Meta:
         model = Task
@@ -108,62 +116,47 @@ class TaskSerializer(serializers.ModelSerializer):
             "tags",
             "created_at",
             "updated_at",
+            "recurrence",
+            "timezone",
+            "series_id",
+            "series_start",
+            "next_occurrence_id",
         ]
-        read_only_fields = ["id", "completed_at", "created_at", "updated_at"]
+        read_only_fields = [
+            "id",
+            "completed_at",
+            "created_at",
+            "updated_at",
+            "series_id",
+            "series_start",
+            "next_occurrence_id",
+        ]
 
-    def get_fields(self) -> dict[str, serializers.Field]:
-        """ModelSerializer builds every field from the model anew for each instance: about
-        150 µs, most of a write's validation. The result depends only on the class, so it is
-        built once; each serializer still gets its own deep copy, because DRF binds fields to
-        the serializer using them (a partial update reads `partial` through that binding)."""
-        built = BUILT_FIELDS.get(type(self))
-        if built is None:
-            built = BUILT_FIELDS[type(self)] = super().get_fields()
-        return copy.deepcopy(built)
-
-    def update(self, task: Task, validated_data: dict[str, Any]) -> Task:
-        """Write only the columns the request sent (plus those `save()` derives from them).
-        ModelSerializer's update rewrites every column: a longer statement to build, and,
-        without `If-Match` (no row lock), it would undo a concurrent write to a column this
-        request never mentioned. The response shows the task as this request left it; a
-        concurrent write to another column shows on the next read, and fails `If-Match`."""
-        for name, value in validated_data.items():
-            setattr(task, name, value)
+    def validate_recurrence(self, value: str | None) -> str | None:
+        if not value:
+            return None
         try:
-            task.save(update_fields=validated_data.keys())
-        except DatabaseError as error:
-            # Django refuses to save fields of a row that is gone with a plain DatabaseError
-            # (the driver's errors arrive as its subclasses): the task was deleted since this
-            # request read it, which is a 404.
-            if type(error) is not DatabaseError:
-                raise
-            raise NotFound() from None
-        return task
+            return recurrence.validate_rule(value)
+        except recurrence.RecurrenceError as error:
+            raise serializers.ValidationError(str(error)) from None
 
-    def to_representation(self, task: Task) -> dict[str, Any]:
-        """The same dict DRF's fields would produce, written out: every read and write
-        response goes through here, and building a ModelSerializer's fields costs more than
-        the rest of a cached request. `test_serializers` holds it equal to DRF's output."""
-        return {
-            "id": task.id,
-            "user_id": task.user_id,
-            "title": task.title,
-            "description": task.description,
-            "completed": task.completed,
-            "completed_at": rfc3339(task.completed_at),
-            "priority": Priority(task.priority).label,
-            "due_at": rfc3339(task.due_at),
-            "tags": task.tags,
-            "created_at": rfc3339(task.created_at),
-            "updated_at": rfc3339(task.updated_at),
-        }
+    def validate_timezone(self, value: str) -> str:
+        try:
+            return recurrence.validate_timezone(value)
+        except recurrence.RecurrenceError as error:
+            raise serializers.ValidationError(str(error)) from None
 
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        """A recurring task, as this write leaves it, has a due_at."""
+        task = self.instance
+        rule = attrs.get("recurrence", task.recurrence if task else None)
+        due_at = attrs.get("due_at", task.due_at if task else None)
+        if rule and due_at is None:
+            raise serializers.ValidationError({"due_at": [RECURRING_NEEDS_DUE_AT]})
+        return attrs
 
-def rfc3339(moment: datetime | None) -> str | None:
-    """As DRF writes datetimes (API.md §1): ISO 8601 in UTC, with a `Z`."""
-    if moment is None:
-        return None
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    def save(self, **kwargs: Any) -> Task:
+        raise NotImplementedError("Tasks change through tasks.services, not serializer.save().")
 
 
 class CompleteSerializer(serializers.Serializer):
@@ -207,3 +200,20 @@ class TaskStatsSerializer(serializers.Serializer):
 class TagCountSerializer(serializers.Serializer):
     name = serializers.CharField()
     count = serializers.IntegerField()
+
+
+class OccurrencesSerializer(serializers.Serializer):
+    occurrences = serializers.ListField(
+        child=serializers.DateTimeField(),
+        help_text="The due datetimes the rule produces after this task's due_at.",
+    )
+
+
+class OccurrencesQuerySerializer(serializers.Serializer):
+    """Query of `GET …/tasks/{id}/occurrences`."""
+
+    MAX_COUNT = 50
+
+    count = serializers.IntegerField(
+        min_value=1, max_value=MAX_COUNT, default=5, help_text="How many, 1 to 50 (default 5)."
+    )

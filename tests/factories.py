@@ -2,6 +2,7 @@ import factory
 
 from accounts.models import User, generate_user_id
 from tasks.models import Task
+from tasks.services import task_create
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -14,9 +15,21 @@ class UserFactory(factory.django.DjangoModelFactory):
 
 
 class TaskFactory(factory.django.DjangoModelFactory):
+    """Tasks made through the write path, as the API would make them; `created_at=` backdates
+    one afterwards, for tests of the order."""
+
     class Meta:
         model = Task
 
     user = factory.SubFactory(UserFactory)
     title = factory.Sequence(lambda n: f"Task {n}")
     description = None
+
+    @classmethod
+    def _create(cls, model_class: type[Task], user: User, **fields) -> Task:
+        created_at = fields.pop("created_at", None)
+        task = task_create(user=user, data=fields)
+        if created_at is not None:
+            Task.objects.filter(pk=task.pk).update(created_at=created_at)
+            task.created_at = created_at
+        return task

@@ -8,6 +8,7 @@ from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
 from core.schema_view import CachedSchemaView
+from tasks.serializers import TaskSerializer
 
 pytestmark = pytest.mark.django_db
 
@@ -46,6 +47,67 @@ def test_operation_ids_are_unique_camel_case_names(schema):
 
 def test_every_operation_is_tagged(schema):
     assert all(operation.get("tags") for _, _, operation in operations(schema))
+
+
+TASK_FIELDS = set(TaskSerializer.Meta.fields)
+WRITABLE_TASK_FIELDS = {
+    name for name, field in TaskSerializer().fields.items() if not field.read_only
+}
+TASK_REF = "#/components/schemas/Task"
+TASK_REQUEST_REFS = {"#/components/schemas/TaskRequest", "#/components/schemas/PatchedTaskRequest"}
+
+
+def json_examples(body: dict) -> list:
+    return [example["value"] for example in body.get("examples", {}).values()]
+
+
+def tasks_in(schema: dict, body: dict) -> list | None:
+    """The tasks that a response body's examples show, or None when it is not a task body."""
+    ref = body.get("schema", {}).get("$ref", "")
+    component = schema["components"]["schemas"].get(ref.rpartition("/")[2], {})
+    if ref == TASK_REF:
+        return json_examples(body)
+    if component.get("type") == "array" and component["items"].get("$ref") == TASK_REF:
+        return [task for page in json_examples(body) for task in page]
+    return None
+
+
+def test_task_response_examples_show_every_field_the_api_answers(schema):
+    """An example is what Swagger UI shows as the answer: a field added to TaskSerializer
+    without adding it to the examples in tasks/schema.py fails here."""
+    shown = set()
+    for _, _, operation in operations(schema):
+        for status, response in operation["responses"].items():
+            tasks = tasks_in(schema, response.get("content", {}).get("application/json", {}))
+            if tasks is None:
+                continue
+            assert tasks, f"{operation['operationId']} {status} answers tasks, with no example"
+            for task in tasks:
+                assert isinstance(task, dict), f"{operation['operationId']} {status}: {task!r}"
+                assert set(task) == TASK_FIELDS, f"{operation['operationId']} {status}"
+            shown.add(operation["operationId"])
+    assert shown == {
+        "listTasks",
+        "createTask",
+        "getTask",
+        "updateTask",
+        "patchTask",
+        "completeTask",
+    }
+
+
+def test_task_request_examples_send_only_writable_fields(schema):
+    shown = set()
+    for _, _, operation in operations(schema):
+        body = operation.get("requestBody", {}).get("content", {}).get("application/json", {})
+        if body.get("schema", {}).get("$ref") not in TASK_REQUEST_REFS:
+            continue
+        examples = json_examples(body)
+        assert examples, f"{operation['operationId']} takes a task, with no example"
+        for example in examples:
+            assert set(example) <= WRITABLE_TASK_FIELDS, operation["operationId"]
+        shown.add(operation["operationId"])
+    assert shown == {"createTask", "updateTask", "patchTask"}
 
 
 def test_task_routes_require_the_bearer_scheme(schema):

@@ -55,7 +55,15 @@ class TestTaskList:
         owner_link = f"{TASKS_URL}?owner={task.user_id}"
         assert owner_link in content
         headers = [header["text"] for header in response.context["result_headers"]][1:]
-        assert headers == ["title", "owner", "completed", "priority", "due at", "updated at"]
+        assert headers == [
+            "title",
+            "owner",
+            "completed",
+            "priority",
+            "due at",
+            "repeats",
+            "updated at",
+        ]
 
     def test_search_finds_by_title_description_and_owner_email(self, admin_client, user):
         by_title = TaskFactory(user=user, title="Buy oat milk")

@@ -15,11 +15,10 @@ def seed(*args: str) -> None:
 
 
 def content() -> list[tuple]:
-    return sorted(
-        Task.objects.values_list(
-            "user__email", "title", "description", "priority", "completed", "tags"
-        )
+    rows = Task.objects.values_list(
+        "user__email", "title", "description", "priority", "completed", "tags"
     )
+    return sorted(rows, key=repr)
 
 
 def test_creates_demo_users_and_consistent_tasks():

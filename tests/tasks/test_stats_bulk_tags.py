@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from tasks.models import Priority, Task
@@ -143,12 +144,13 @@ class TestBulk:
 
     def test_runs_in_one_transaction(self, owner_client, user, monkeypatch):
         tasks = TaskFactory.create_batch(2, user=user)
+        update = QuerySet.update
 
-        def fail_after_updating(*, queryset, completed):
-            queryset.update(completed=completed)
+        def fail_after_updating(queryset, **values):
+            update(queryset, **values)
             raise RuntimeError("database went away")
 
-        monkeypatch.setattr("tasks.views.tasks_set_completed", fail_after_updating)
+        monkeypatch.setattr(QuerySet, "update", fail_after_updating)
         response = bulk(owner_client, user, "complete", [t.id for t in tasks])
 
         assert response.status_code == 500

@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 
 from tasks.models import Priority, Task
 from tasks.services import tasks_set_completed
@@ -196,12 +197,11 @@ class TestCompletedAt:
         task.refresh_from_db()
         assert task.completed and task.completed_at is not None
 
-    def test_model_save_keeps_it_consistent(self, user):
-        task = TaskFactory(user=user, completed=True)
-        assert task.completed_at is not None
+    def test_the_database_refuses_a_completion_without_its_time(self, user):
+        task = TaskFactory(user=user)
 
-        task.completed = False
-        task.save(update_fields=["completed"])
+        with pytest.raises(IntegrityError), transaction.atomic():
+            Task.objects.filter(pk=task.pk).update(completed=True)
+
         task.refresh_from_db()
-
-        assert task.completed_at is None
+        assert (task.completed, task.completed_at) == (False, None)

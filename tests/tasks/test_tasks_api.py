@@ -42,6 +42,11 @@ TASK_FIELDS = {
     "tags",
     "created_at",
     "updated_at",
+    "recurrence",
+    "timezone",
+    "series_id",
+    "series_start",
+    "next_occurrence_id",
 }
 
 
@@ -349,6 +354,17 @@ class TestComplete:
             response = owner_client.patch(url, {"completed": value}, format="json")
             assert response.status_code == 200
             assert response.json()["completed"] is value
+
+    def test_setting_the_value_it_has_changes_nothing_not_even_the_etag(
+        self, owner_client, user, task
+    ):
+        url = tasks_url(user, task, "/complete")
+        first = owner_client.patch(url, {"completed": True}, format="json")
+
+        again = owner_client.patch(url, {"completed": True}, format="json")
+
+        assert again.json() == first.json()
+        assert again["ETag"] == first["ETag"]
 
     @pytest.mark.parametrize("body", ['{"completed": "maybe"}', '{"completed": null}', "[true]"])
     def test_bad_body_is_400_and_changes_nothing(self, owner_client, user, task, body):

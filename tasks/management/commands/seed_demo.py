@@ -1,6 +1,5 @@
 """`manage.py seed_demo`: realistic demo users and tasks, in bulk, for demos and load tests."""
 
-import json
 import random
 import time
 from collections.abc import Iterator
@@ -9,11 +8,11 @@ from typing import Any
 
 from django.contrib.auth.hashers import make_password
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import User, generate_user_id
 from tasks.models import Priority, Task
+from tasks.services import tasks_import
 
 VERBS = [
     "Buy",
@@ -85,18 +84,6 @@ TAGS = [
     "school",
 ]
 PRIORITY_WEIGHTS = {Priority.NONE: 40, Priority.LOW: 25, Priority.MEDIUM: 20, Priority.HIGH: 15}
-COLUMNS = [
-    "user_id",
-    "title",
-    "description",
-    "completed",
-    "completed_at",
-    "priority",
-    "due_at",
-    "tags",
-    "created_at",
-    "updated_at",
-]
 BIG_USER_EMAIL = "demo-big@example.com"
 
 
@@ -107,8 +94,8 @@ class Command(BaseCommand):
         "descriptions, priorities, due dates (some overdue), tags from a small vocabulary, "
         "some completed. Safe to run twice: demo users that already exist are reused, and new "
         "tasks are always added to them. With --seed, the same tasks are generated every time "
-        "(their dates relative to now; user ids stay random). Uses COPY on PostgreSQL and "
-        "bulk_create elsewhere."
+        "(their dates relative to now; user ids stay random). Writes through tasks.services "
+        "(COPY on PostgreSQL)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -156,17 +143,10 @@ class Command(BaseCommand):
             f"users in {elapsed:.1f}s."
         )
 
-    def insert(self, rows: Iterator[tuple], total: int, batch_size: int) -> None:
+    def insert(self, tasks: Iterator[Task], total: int, batch_size: int) -> None:
         done = 0
-        for batch in batches(rows, batch_size):
-            with transaction.atomic():
-                if connection.vendor == "postgresql":
-                    copy_rows(batch)
-                else:
-                    Task.objects.bulk_create(
-                        [Task(**dict(zip(COLUMNS, row, strict=True))) for row in batch]
-                    )
-            done += len(batch)
+        for batch in batches(tasks, batch_size):
+            done += tasks_import(tasks=batch)
             self.progress(done, total)
         if self.show_progress and total:
             self.stderr.write("")
@@ -197,55 +177,37 @@ def demo_users(emails: list[str]) -> list[str]:
     return [existing[email] for email in emails]
 
 
-def fake_task(rng: random.Random, user_id: str, now: datetime) -> tuple:
-    """One task as a row of COLUMNS. completed_at is set exactly when completed is, as
-    Task.save() would."""
+def fake_task(rng: random.Random, user_id: str, now: datetime) -> Task:
+    """One task with a plausible history; a completed one was completed at its last update."""
     created_at = now - timedelta(seconds=rng.randint(0, 365 * 24 * 3600))
     age = (now - created_at).total_seconds()
-    completed = rng.random() < 0.35
-    completed_at = created_at + timedelta(seconds=rng.uniform(0, age)) if completed else None
-    updated_at = max(
-        completed_at or created_at, created_at + timedelta(seconds=age * rng.random() / 4)
-    )
     due_at = None
     if rng.random() < 0.6:
         # From a month ago to two months ahead, on the hour: some pending ones are overdue.
         due_at = (now + timedelta(hours=rng.randint(-30 * 24, 60 * 24))).replace(
             minute=0, second=0, microsecond=0
         )
-    tags = rng.sample(TAGS, k=rng.choices([0, 1, 2, 3], weights=[30, 40, 20, 10])[0])
-    return (
-        user_id,
-        f"{rng.choice(VERBS)} {rng.choice(OBJECTS)}",
-        rng.choice(DESCRIPTIONS) if rng.random() < 0.3 else None,
-        completed,
-        completed_at,
-        int(rng.choices(list(PRIORITY_WEIGHTS), weights=list(PRIORITY_WEIGHTS.values()))[0]),
-        due_at,
-        tags,
-        created_at,
-        updated_at,
+    return Task(
+        user_id=user_id,
+        title=f"{rng.choice(VERBS)} {rng.choice(OBJECTS)}",
+        description=rng.choice(DESCRIPTIONS) if rng.random() < 0.3 else None,
+        completed=rng.random() < 0.35,
+        priority=int(
+            rng.choices(list(PRIORITY_WEIGHTS), weights=list(PRIORITY_WEIGHTS.values()))[0]
+        ),
+        due_at=due_at,
+        tags=rng.sample(TAGS, k=rng.choices([0, 1, 2, 3], weights=[30, 40, 20, 10])[0]),
+        created_at=created_at,
+        updated_at=created_at + timedelta(seconds=age * rng.random()),
     )
 
 
-def batches(rows: Iterator[tuple], size: int) -> Iterator[list[tuple]]:
-    batch: list[tuple] = []
-    for row in rows:
-        batch.append(row)
+def batches(tasks: Iterator[Task], size: int) -> Iterator[list[Task]]:
+    batch: list[Task] = []
+    for task in tasks:
+        batch.append(task)
         if len(batch) == size:
             yield batch
             batch = []
     if batch:
         yield batch
-
-
-def copy_rows(rows: list[tuple]) -> None:
-    """PostgreSQL's COPY: several times faster than multi-row INSERTs for big loads."""
-    tags_index = COLUMNS.index("tags")
-    with connection.cursor() as cursor:
-        copy_sql = f"COPY {Task._meta.db_table} ({', '.join(COLUMNS)}) FROM STDIN"
-        with cursor.cursor.copy(copy_sql) as copy:
-            for row in rows:
-                row = list(row)
-                row[tags_index] = json.dumps(row[tags_index])
-                copy.write_row(row)
