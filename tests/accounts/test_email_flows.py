@@ -4,6 +4,7 @@ import re
 import socket
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from rest_framework.test import APIClient
 
 from accounts.emails import check_link_pages
@@ -311,3 +312,28 @@ class TestLinkPages:
         assert message.id == "accounts.W001"
         settings.LOCAL_AUTH_EMAIL_VERIFICATION = False
         assert check_link_pages() == []
+
+
+@pytest.mark.parametrize(
+    "body", [{}, {"uid": "eA", "token": "1-abc"}, {"uid": "eA", "password": NEW_PASSWORD}]
+)
+def test_a_password_reset_confirmation_missing_a_field_is_400(body):
+    response = post("password-reset/confirm", body)
+
+    assert response.status_code == 400
+    assert "errors" in response.json()
+
+
+def test_an_unknown_email_backend_stops_start_up(load_settings):
+    with pytest.raises(ImproperlyConfigured, match="EMAIL_BACKEND must be smtp or console"):
+        load_settings(SECRET_KEY="x", BETTER_AUTH_SECRET="y" * 32, EMAIL_BACKEND="sendmail")
+
+
+def test_production_verifies_addresses_and_mails_by_smtp(load_settings, monkeypatch):
+    monkeypatch.delenv("LOCAL_AUTH_EMAIL_VERIFICATION")  # the test run turns it off
+
+    values = load_settings(SECRET_KEY="x", BETTER_AUTH_SECRET="y" * 32)
+
+    assert values["LOCAL_AUTH_EMAIL_VERIFICATION"] is True
+    assert values["EMAIL_BACKEND"] == "django.core.mail.backends.smtp.EmailBackend"
+    assert values["LOCAL_AUTH_VERIFY_EMAIL_URL"] == ""
