@@ -24,6 +24,7 @@ its socket shut down, which psycopg reports as an OperationalError (a 503 with
 rather than wait again, except one at a time that tries whether the server is back.
 """
 
+import itertools
 import os
 import socket
 import threading
@@ -51,6 +52,7 @@ class QueryWatchdog:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.waiting: dict[int, tuple[float, int]] = {}
+        self.keys = itertools.count()
         self.thread: threading.Thread | None = None
         # Until when (time.monotonic()) calls fail at once, after a call that went unanswered.
         self.unavailable_until = 0.0
@@ -59,7 +61,7 @@ class QueryWatchdog:
     @contextmanager
     def watch(self, fileno: int, seconds: float, retry_seconds: float) -> Iterator[None]:
         self.admit(retry_seconds)
-        key = threading.get_ident()
+        key = next(self.keys)  # not the thread's id: an entry must never stand for another
         with self.lock:
             self.waiting[key] = (time.monotonic() + seconds, fileno)
             if self.thread is None or not self.thread.is_alive():
