@@ -7,3 +7,7 @@ class SyncConfig(AppConfig):
     to what it announces (tasks.signals); tasks knows nothing of it."""
 
     name = "sync"
+
+    def ready(self) -> None:
+        # Connects the receiver that wakes the streams after each committed write.
+        from sync import live  # noqa: F401

@@ -4,13 +4,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from tasks.models import Change, Task
-from tasks.serializers import TaskSerializer
+from tasks.models import Change, Task, TaskList
+from tasks.serializers import TaskListSerializer, TaskSerializer
 
 
 @dataclass
 class Page:
-    changes: list[dict[str, Any]]
+    # (the id of the object's last change, the change), in the order of those ids.
+    changes: list[tuple[int, dict[str, Any]]]
     last_id: int
     has_more: bool
 
@@ -20,10 +21,14 @@ def latest_change_id(user_id: str) -> int:
     return last.first() or 0
 
 
+def ids_of(kind: str, objects: list[tuple[str, int]]) -> list[int]:
+    return [object_id for object_kind, object_id in objects if object_kind == kind]
+
+
 def changes_after(user_id: str, after_id: int, limit: int) -> Page:
     """Up to `limit` changes after `after_id`, in commit order. An object written several
     times appears once, at its last place, with its state now; one that is gone now is a
-    deletion. Three queries whatever the page holds: changes, their tasks, nothing else."""
+    deletion. Three queries whatever the page holds: the changes, their tasks, their lists."""
     rows = list(
         Change.objects.filter(user_id=user_id, id__gt=after_id)
         .order_by("id")
@@ -33,17 +38,27 @@ def changes_after(user_id: str, after_id: int, limit: int) -> Page:
     rows = rows[:limit]
     last_place = {(kind, object_id): change_id for change_id, kind, object_id in rows}
     ordered = sorted(last_place, key=last_place.__getitem__)
-    task_ids = [object_id for kind, object_id in ordered if kind == "task"]
-    tasks = {task.pk: task for task in Task.objects.filter(user_id=user_id, pk__in=task_ids)}
+    current = {
+        **{
+            ("task", task.pk): TaskSerializer(task).data
+            for task in Task.objects.filter(user_id=user_id, pk__in=ids_of("task", ordered))
+        },
+        **{
+            ("list", task_list.pk): TaskListSerializer(task_list).data
+            for task_list in TaskList.objects.with_counts().filter(
+                user_id=user_id, pk__in=ids_of("list", ordered)
+            )
+        },
+    }
     changes = []
     for kind, object_id in ordered:
-        task = tasks.get(object_id)
-        if task is None:
-            changes.append({"type": f"{kind}.deleted", "id": object_id, "data": None})
-        else:
-            changes.append(
-                {"type": f"{kind}.changed", "id": object_id, "data": TaskSerializer(task).data}
-            )
+        data = current.get((kind, object_id))
+        change = {
+            "type": f"{kind}.{'deleted' if data is None else 'changed'}",
+            "id": object_id,
+            "data": data,
+        }
+        changes.append((last_place[kind, object_id], change))
     return Page(changes, rows[-1][0] if rows else after_id, has_more)
 
 

@@ -1,7 +1,5 @@
 from rest_framework import serializers
 
-from tasks.serializers import TaskSerializer
-
 
 class ChangeQuerySerializer(serializers.Serializer):
     """Query of `GET …/changes`."""
@@ -17,10 +15,13 @@ class ChangeQuerySerializer(serializers.Serializer):
 
 
 class ChangeSerializer(serializers.Serializer):
-    type = serializers.ChoiceField(choices=["task.changed", "task.deleted"])
+    type = serializers.ChoiceField(
+        choices=["task.changed", "task.deleted", "list.changed", "list.deleted"]
+    )
     id = serializers.IntegerField()
-    data = TaskSerializer(
-        allow_null=True, help_text="The object as its GET answers now; null when deleted."
+    data = serializers.JSONField(
+        allow_null=True,
+        help_text="The task or list as its GET answers now; null when deleted.",
     )
 
 
@@ -28,3 +29,8 @@ class ChangeFeedSerializer(serializers.Serializer):
     changes = ChangeSerializer(many=True)
     cursor = serializers.CharField(help_text="Send it back as `since` for the next page or poll.")
     has_more = serializers.BooleanField(help_text="More changes wait: ask again at once.")
+
+
+class TicketSerializer(serializers.Serializer):
+    ticket = serializers.CharField(help_text="Single use: `GET …/events?ticket=<ticket>`.")
+    expires_at = serializers.DateTimeField(help_text="Valid until then (60 s).")

@@ -5,13 +5,18 @@ from django.forms import ModelForm
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
+from rest_framework.exceptions import ValidationError
 
 from accounts.admin import UserAdmin
 from accounts.models import User
 from core.admin_paginator import EstimatedCountPaginator
 from tasks import recurrence
-from tasks.models import Task
+from tasks.models import Task, TaskList
 from tasks.services import (
+    list_create,
+    list_delete,
+    list_update,
+    place,
     task_create,
     task_delete,
     task_update,
@@ -39,6 +44,60 @@ class OwnerFilter(admin.SimpleListFilter):
 
     def has_output(self) -> bool:
         return True
+
+
+class ListFilter(admin.SimpleListFilter):
+    """Tasks of one list (or of the inbox), chosen from the list admin's task link; like
+    OwnerFilter, the sidebar offers only the list already chosen."""
+
+    title = "list"
+    parameter_name = "list"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple]:
+        value = self.value()
+        chosen = TaskList.objects.filter(pk=value).first() if value and value.isdigit() else None
+        return [("inbox", "Inbox"), *([(str(chosen.pk), str(chosen))] if chosen else [])]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Task]) -> QuerySet[Task]:
+        value = self.value()
+        if value == "inbox":
+            return queryset.filter(list__isnull=True)
+        return queryset.filter(list_id=value) if value and value.isdigit() else queryset
+
+
+def field_names(data: dict) -> dict:
+    """Form field names (`list`, `parent`) as the services name them (`list_id`, `parent_id`)."""
+    renamed = {}
+    for name, value in data.items():
+        if name in ("list", "parent"):
+            renamed[f"{name}_id"] = value.pk if value is not None else None
+        else:
+            renamed[name] = value
+    return renamed
+
+
+class TaskAdminForm(ModelForm):
+    """Checks list and parent with the rules of the API (tasks.services.place), so a bad
+    choice is a form error; the save checks again under the owner's lock."""
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        owner = cleaned.get("user") or getattr(self.instance, "user", None)
+        changed = {
+            name: cleaned.get(name) for name in ("list", "parent") if name in self.changed_data
+        }
+        if owner is None or not changed:
+            return cleaned
+        try:
+            place(
+                user_id=owner.pk,
+                task=self.instance if self.instance.pk else None,
+                data=field_names(changed),
+            )
+        except ValidationError as error:
+            for field, messages in error.detail.items():
+                self.add_error(field.removesuffix("_id"), [str(message) for message in messages])
+        return cleaned
 
 
 class SeriesFilter(OwnerFilter):
@@ -73,22 +132,28 @@ class TaskAdmin(admin.ModelAdmin):
         "priority",
         "due_at",
         "repeats",
+        "list",
+        "parent",
         "updated_at",
     ]
+    form = TaskAdminForm
     list_filter = [
         "completed",
         "priority",
         ("due_at", admin.DateFieldListFilter),
         OwnerFilter,
+        ListFilter,
         SeriesFilter,
     ]
     search_fields = ["title", "description", "user__email"]
     # Newest first along the primary key: the model's (-created_at, -id) order has no index
     # of its own and would sort the whole table for every page.
     ordering = ["-id"]
-    list_select_related = ["user"]
+    list_select_related = ["user", "list", "parent"]
     autocomplete_fields = ["user"]
+    raw_id_fields = ["list", "parent"]
     readonly_fields = [
+        "position",
         "completed_at",
         "created_at",
         "updated_at",
@@ -147,7 +212,7 @@ class TaskAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, task: Task, form: ModelForm, change: bool) -> None:
         # The form has put its cleaned values on `task` (and Task.clean() normalised them).
-        fields = {name: getattr(task, name) for name in form.changed_data}
+        fields = field_names({name: getattr(task, name) for name in form.changed_data})
         if change:
             task_update(task=task, data=fields)
             return
@@ -161,6 +226,70 @@ class TaskAdmin(admin.ModelAdmin):
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Task]) -> None:
         tasks_delete(queryset=queryset)
+
+
+def list_count_subquery(**condition: object) -> Coalesce:
+    counts = (
+        Task.objects.filter(list=OuterRef("pk"), **condition)
+        .order_by()
+        .values("list")
+        .annotate(total=Count("*"))
+        .values("total")
+    )
+    return Coalesce(Subquery(counts, output_field=IntegerField()), 0)
+
+
+@admin.register(TaskList)
+class TaskListAdmin(admin.ModelAdmin):
+    """Lists for staff, with their task counts (computed for the page's lists only) linking
+    to their tasks. Changes go through tasks.services."""
+
+    list_display = ["name", "user", "color", "task_count", "pending_count", "updated_at"]
+    search_fields = ["name", "user__email"]
+    ordering = ["-id"]
+    list_select_related = ["user"]
+    autocomplete_fields = ["user"]
+    readonly_fields = ["position", "created_at", "updated_at"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[TaskList]:
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                task_count=list_count_subquery(), pending_count=list_count_subquery(completed=False)
+            )
+        )
+
+    @admin.display(description="tasks", ordering="task_count")
+    def task_count(self, task_list: TaskList) -> str:
+        url = (
+            reverse("admin:tasks_task_changelist") + f"?{ListFilter.parameter_name}={task_list.pk}"
+        )
+        return format_html('<a href="{}">{}</a>', url, task_list.task_count)
+
+    @admin.display(description="pending", ordering="pending_count")
+    def pending_count(self, task_list: TaskList) -> int:
+        return task_list.pending_count
+
+    def save_model(
+        self, request: HttpRequest, task_list: TaskList, form: ModelForm, change: bool
+    ) -> None:
+        fields = {name: getattr(task_list, name) for name in form.changed_data}
+        fields.pop("user", None)
+        # The form has checked the name against the unique constraint already
+        # (Model.validate_constraints); the service checks again, in its transaction.
+        if change:
+            list_update(task_list=task_list, data=fields)
+            return
+        created = list_create(user=task_list.user, data=fields)
+        vars(task_list).update(vars(created))
+
+    def delete_model(self, request: HttpRequest, task_list: TaskList) -> None:
+        list_delete(task_list=task_list)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[TaskList]) -> None:
+        for task_list in queryset:
+            list_delete(task_list=task_list)
 
 
 def task_count_subquery() -> Coalesce:

@@ -15,6 +15,11 @@ key that contains it:
     tasks:list:<user>:<version>:<digest of host, path and query>
     tasks:task:<user>:<version>:<task id>
     tasks:tags:<user>:<version>
+    tasks:lists:<user>:<version>
+    tasks:tasklist:<user>:<version>:<list id>
+
+Lists carry the same triggers as tasks, and a list's counts change only with task writes,
+which bump the version too.
 
 A write makes every older key unreachable at once, in every worker (they then expire by TTL).
 Because the version lives in the database, a write made while Redis was down bumps it too, so
@@ -35,8 +40,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
-from tasks.models import Task
-from tasks.serializers import TaskSerializer
+from tasks.models import Task, TaskList
+from tasks.serializers import TaskListSerializer, TaskSerializer
 
 # Headers that describe the representation as much as its body does: the ETag covers them.
 REPRESENTATION_HEADERS = ("X-Total-Count", "Link")
@@ -65,13 +70,23 @@ def task_etag(task: Task) -> str:
     return etag_of(render(TaskSerializer(task).data))
 
 
-def check_if_match(offered: str | None, task: Task) -> None:
-    """Raise 412 unless `If-Match` is absent, `*`, or lists the task's current ETag (strong
-    comparison, as RFC 9110 asks for writes: a weak or malformed tag never matches)."""
+def list_etag(task_list: TaskList) -> str:
+    """The ETag of the list's own route, as a GET would answer it now (counts included)."""
+    counted = TaskList.objects.with_counts().get(pk=task_list.pk)
+    return etag_of(render(TaskListSerializer(counted).data))
+
+
+def check_if_match(offered: str | None, obj: Task | TaskList) -> None:
+    """Raise 412 unless `If-Match` is absent, `*`, or lists the task's (or list's) current
+    ETag (strong comparison, as RFC 9110 asks for writes: a weak or malformed tag never
+    matches)."""
     if offered is None:
         return
     tags = parse_etags(offered)
-    if "*" not in tags and task_etag(task) not in tags:
+    if "*" in tags:
+        return
+    current = list_etag(obj) if isinstance(obj, TaskList) else task_etag(obj)
+    if current not in tags:
         raise PreconditionFailed()
 
 

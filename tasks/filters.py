@@ -1,9 +1,12 @@
-"""The list's query parameters (API.md §4): each one validated, a bad value is a 400 naming it.
+"""The list's query parameters: each one validated, a bad value is a 400 naming it.
 
 django-filter does the parsing and validation; `DjangoFilterBackend` turns the form errors
 into a DRF ValidationError, which core.errors shapes as `{"detail", "errors": {param: [...]}}`.
 Empty values (`?status=`) mean "no filter", like an absent parameter.
 """
+
+# Annotations stay unevaluated: in TaskFilter's body `list` is the `list=` filter.
+from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
@@ -30,7 +33,11 @@ SORT_COLUMNS = {
     "due_date": "due_at",
     "priority": "priority",
 }
-SORT_CHOICES = [(prefix + name, prefix + name) for name in SORT_COLUMNS for prefix in ("", "-")]
+SORT_CHOICES = [
+    *[(prefix + name, prefix + name) for name in SORT_COLUMNS for prefix in ("", "-")],
+    ("position", "position"),
+]
+MAX_ID = 2**63 - 1
 
 
 class StrictBooleanField(forms.ChoiceField):
@@ -80,6 +87,49 @@ class TagsFormField(forms.Field):
             return normalize_tags(value or [])
         except DjangoValidationError as error:
             raise forms.ValidationError(error.messages) from None
+
+
+class IdOrWordFormField(forms.Field):
+    """An id (a positive integer) or one `word` (`inbox`, `none`), which cleans to None."""
+
+    def __init__(self, *, word: str, **kwargs: Any) -> None:
+        self.word = word
+        super().__init__(**kwargs)
+
+    def clean(self, value: Any) -> int | None | str:
+        if value in ("", None):
+            return ""
+        if value == self.word:
+            return None
+        if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= MAX_ID:
+            raise forms.ValidationError(f"Send {self.word} or the id of one of yours.")
+        return int(value)
+
+
+@extend_schema_field({"type": "string", "pattern": "^(inbox|[0-9]+)$"})
+class ListFilter(django_filters.Filter):
+    """`list=inbox` (tasks in no list) or `list=<id>`; a foreign or missing id matches none."""
+
+    field_class = IdOrWordFormField
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(word="inbox", **kwargs)
+
+    def filter(self, queryset: QuerySet[Task], value: int | None | str) -> QuerySet[Task]:
+        return queryset if value == "" else queryset.filter(list_id=value)
+
+
+@extend_schema_field({"type": "string", "pattern": "^(none|[0-9]+)$"})
+class ParentFilter(django_filters.Filter):
+    """`parent=none` (top-level tasks) or `parent=<id>` (that task's subtasks)."""
+
+    field_class = IdOrWordFormField
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(word="none", **kwargs)
+
+    def filter(self, queryset: QuerySet[Task], value: int | None | str) -> QuerySet[Task]:
+        return queryset if value == "" else queryset.filter(parent_id=value)
 
 
 @extend_schema_field({"type": "string", "enum": ["true", "false"]})
@@ -153,6 +203,8 @@ class TaskFilter(django_filters.FilterSet):
         method="filter_overdue",
         help_text="true: pending tasks whose due_at has passed; false: all the others.",
     )
+    list = ListFilter(help_text="inbox (tasks in no list) or a list id.")
+    parent = ParentFilter(help_text="none (top-level tasks only) or a task id (its subtasks).")
     recurring = StrictBooleanFilter(
         method="filter_recurring", help_text="true: recurring tasks only; false: the others."
     )
@@ -162,7 +214,8 @@ class TaskFilter(django_filters.FilterSet):
         help_text=(
             "created (default -created), updated, title, due_date or priority; a leading - "
             "sorts descending. Ties are broken by -id. priority sorts by level "
-            "(none < low < medium < high); tasks without due_at come last for due_date."
+            "(none < low < medium < high); tasks without due_at come last for due_date. "
+            "position: the manual order (meaningful within one list and parent)."
         ),
     )
 
@@ -194,6 +247,9 @@ class TaskFilter(django_filters.FilterSet):
         return queryset.filter(recurrence__isnull=not value)
 
     def sort_by(self, queryset: QuerySet[Task], name: str, value: str) -> QuerySet[Task]:
+        if value == "position":
+            # Byte order: the column's collation is "C" on PostgreSQL, BINARY on SQLite.
+            return queryset.order_by("position", "-id")
         column = F(SORT_COLUMNS[value.lstrip("-")])
         # nulls_last only matters for due_at, the one nullable sort column.
         order = (

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Lookup, Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from tasks import recurrence
@@ -80,59 +81,203 @@ class HasAllTags(Lookup):
         )
 
 
-def write_trigger(name: str, operation: pgtrigger.Operation, *rows: str) -> pgtrigger.Trigger:
-    """After each statement that writes tasks, in the same transaction: bump every affected
-    owner's `tasks_version` once, and record each task written or deleted as a `Change`.
+RECORD_CHANGES = (
+    "owners AS (UPDATE accounts_user SET tasks_version = tasks_version + 1 "
+    "WHERE id IN (SELECT user_id FROM touched) RETURNING id) "
+    "INSERT INTO tasks_change (user_id, object_type, object_id, created_at) "
+    "SELECT touched.user_id, touched.object_type, touched.object_id, now() "
+    "FROM touched JOIN owners ON owners.id = touched.user_id "
+    "ORDER BY touched.object_type DESC, touched.object_id; "
+)
+
+
+def write_trigger(name: str, operation: pgtrigger.Operation, touched: str) -> pgtrigger.Trigger:
+    """After each statement that writes tasks or lists, in the same transaction: bump every
+    affected owner's `tasks_version` once, and record each object whose GET answer the write
+    changed as a `Change` (`touched`: a query of user_id, object_type, object_id over the
+    statement's transition tables `old_rows` and `new_rows`).
 
     The version keys cached reads (tasks/caching.py); the changes are the change feed. Both
-    are kept by the database, so no write, whatever issued it (the services, a cascade from a
-    deleted user, SQL typed into psql), can leave a stale read or slip past the feed. The
-    UPDATE locks the owner's row until the transaction ends, and the changes are numbered
-    after it: one owner's changes are numbered in the order their writes commit, which is what
-    makes a change id a safe cursor. `rows` names the transition tables: old, new or both.
+    are kept by the database, so no write, whatever issued it (the services, a cascade, SQL
+    typed into psql), can leave a stale read or slip past the feed. The UPDATE locks the
+    owners' rows until the transaction ends, and the changes are numbered after it: one
+    owner's changes are numbered in the order their writes commit, which is what makes a
+    change id a safe cursor.
     """
-    written = " UNION ".join(f"SELECT id, user_id FROM {table}_rows" for table in rows)
+    tables = {"old": "old_rows", "new": "new_rows"}
     return pgtrigger.Trigger(
         name=name,
         level=pgtrigger.Statement,
         when=pgtrigger.After,
         operation=operation,
-        referencing=pgtrigger.Referencing(**{table: f"{table}_rows" for table in rows}),
-        func=(
-            f"WITH written AS ({written}), owners AS ("
-            "UPDATE accounts_user SET tasks_version = tasks_version + 1 "
-            "WHERE id IN (SELECT user_id FROM written) RETURNING id) "
-            "INSERT INTO tasks_change (user_id, object_type, object_id, created_at) "
-            "SELECT written.user_id, 'task', written.id, now() "
-            "FROM written JOIN owners ON owners.id = written.user_id ORDER BY written.id; "
-            "RETURN NULL;"
-        ),
+        referencing=pgtrigger.Referencing(**{k: v for k, v in tables.items() if v in touched}),
+        func=f"WITH touched AS ({touched}), {RECORD_CHANGES}RETURN NULL;",
     )
 
 
-def sqlite_write_trigger(operation: str, *rows: str) -> list[str]:
+# What a statement on tasks_task changes: its tasks, and the counts of the lists they were or
+# are in (a create or delete, or an update that moves a task or flips `completed`).
+TASK_INSERT_TOUCHES = (
+    "SELECT user_id, 'task' AS object_type, id AS object_id FROM new_rows "
+    "UNION SELECT user_id, 'list', list_id FROM new_rows WHERE list_id IS NOT NULL"
+)
+TASK_DELETE_TOUCHES = TASK_INSERT_TOUCHES.replace("new_rows", "old_rows")
+TASK_UPDATE_TOUCHES = (
+    "SELECT user_id, 'task' AS object_type, id AS object_id FROM new_rows "
+    "UNION SELECT user_id, 'task', id FROM old_rows "
+    "UNION SELECT n.user_id, 'list', n.list_id FROM new_rows n JOIN old_rows o USING (id) "
+    "WHERE n.list_id IS NOT NULL AND (n.list_id IS DISTINCT FROM o.list_id "
+    "OR n.completed IS DISTINCT FROM o.completed) "
+    "UNION SELECT o.user_id, 'list', o.list_id FROM old_rows o JOIN new_rows n USING (id) "
+    "WHERE o.list_id IS NOT NULL AND o.list_id IS DISTINCT FROM n.list_id"
+)
+LIST_INSERT_TOUCHES = "SELECT user_id, 'list' AS object_type, id AS object_id FROM new_rows"
+LIST_DELETE_TOUCHES = LIST_INSERT_TOUCHES.replace("new_rows", "old_rows")
+LIST_UPDATE_TOUCHES = f"{LIST_INSERT_TOUCHES} UNION SELECT user_id, 'list', id FROM old_rows"
+
+
+def sqlite_write_triggers(
+    table: str, operation: str, touched: list[tuple[str, str, str]]
+) -> list[str]:
     """The same on SQLite (development), which has row triggers only: django-pgtrigger speaks
     only PostgreSQL, and SQLite drops a table's triggers whenever a migration rebuilds it, so
-    tasks/apps.py creates these anew after every `migrate`."""
-    name = f"tasks_record_{operation.lower()}"
-    owners = ", ".join(f"{row}.user_id" for row in rows)
+    tasks/apps.py creates these anew after every `migrate`. `touched`: (owner, object type,
+    object id, as SQL over NEW and OLD) and the condition for recording it."""
+    name = f"{table}_record_{operation.lower()}"
+    owners = ", ".join(sorted({owner for owner, _, _, _ in touched}))
+    inserts = "".join(
+        "INSERT INTO tasks_change (user_id, object_type, object_id, created_at) "
+        f"SELECT id, '{kind}', {object_id}, strftime('%Y-%m-%d %H:%M:%f', 'now') "
+        f"FROM accounts_user WHERE id = {owner} AND {condition}; "
+        for owner, kind, object_id, condition in touched
+    )
     return [
         f"DROP TRIGGER IF EXISTS {name}",
-        f"CREATE TRIGGER {name} AFTER {operation} ON tasks_task BEGIN "
+        f"CREATE TRIGGER {name} AFTER {operation} ON {table} BEGIN "
         f"UPDATE accounts_user SET tasks_version = tasks_version + 1 WHERE id IN ({owners}); "
-        "INSERT INTO tasks_change (user_id, object_type, object_id, created_at) "
-        f"SELECT id, 'task', {rows[0]}.id, strftime('%Y-%m-%d %H:%M:%f', 'now') "
-        f"FROM accounts_user WHERE id IN ({owners}); END",
+        f"{inserts}END",
     ]
 
 
+MOVED_OR_FLIPPED = "(NEW.list_id IS NOT OLD.list_id OR NEW.completed IS NOT OLD.completed)"
 SQLITE_WRITE_TRIGGERS = [
-    # Bumped the version alone before the change feed; replaced by the triggers below.
+    # Before the change feed these bumped the version alone; replaced by the ones below.
     *(f"DROP TRIGGER IF EXISTS tasks_bump_on_{op}" for op in ("insert", "update", "delete")),
-    *sqlite_write_trigger("INSERT", "NEW"),
-    *sqlite_write_trigger("UPDATE", "NEW", "OLD"),
-    *sqlite_write_trigger("DELETE", "OLD"),
+    *(f"DROP TRIGGER IF EXISTS tasklists_bump_on_{op}" for op in ("insert", "update", "delete")),
+    *sqlite_write_triggers(
+        "tasks_task",
+        "INSERT",
+        [
+            ("NEW.user_id", "task", "NEW.id", "1"),
+            ("NEW.user_id", "list", "NEW.list_id", "NEW.list_id IS NOT NULL"),
+        ],
+    ),
+    *sqlite_write_triggers(
+        "tasks_task",
+        "UPDATE",
+        [
+            ("NEW.user_id", "task", "NEW.id", "1"),
+            ("OLD.user_id", "task", "OLD.id", "OLD.user_id IS NOT NEW.user_id"),
+            (
+                "NEW.user_id",
+                "list",
+                "NEW.list_id",
+                f"NEW.list_id IS NOT NULL AND {MOVED_OR_FLIPPED}",
+            ),
+            (
+                "OLD.user_id",
+                "list",
+                "OLD.list_id",
+                "OLD.list_id IS NOT NULL AND NEW.list_id IS NOT OLD.list_id",
+            ),
+        ],
+    ),
+    *sqlite_write_triggers(
+        "tasks_task",
+        "DELETE",
+        [
+            ("OLD.user_id", "task", "OLD.id", "1"),
+            ("OLD.user_id", "list", "OLD.list_id", "OLD.list_id IS NOT NULL"),
+        ],
+    ),
+    *sqlite_write_triggers("tasks_tasklist", "INSERT", [("NEW.user_id", "list", "NEW.id", "1")]),
+    *sqlite_write_triggers(
+        "tasks_tasklist",
+        "UPDATE",
+        [
+            ("NEW.user_id", "list", "NEW.id", "1"),
+            ("OLD.user_id", "list", "OLD.id", "OLD.user_id IS NOT NEW.user_id"),
+        ],
+    ),
+    *sqlite_write_triggers("tasks_tasklist", "DELETE", [("OLD.user_id", "list", "OLD.id", "1")]),
 ]
+
+
+# Manual order keys (tasks/positions.py) compare byte by byte; PostgreSQL's default collation
+# of the database may be a language one, so the column names "C"; SQLite's default, BINARY,
+# already is byte order (and SQLite has no collation called "C").
+POSITION_COLLATION = "C"
+
+
+class PositionField(models.TextField):
+    """A manual order key: text in byte order on every database.
+
+    Text rather than a bounded varchar: keys grow by about a character per six inserts into
+    the same gap, and a too-long key must never turn a move into a database error.
+    """
+
+    def db_parameters(self, connection) -> dict:
+        parameters = super().db_parameters(connection)
+        if connection.vendor == "postgresql":
+            parameters["collation"] = POSITION_COLLATION
+        return parameters
+
+
+MAX_LISTS_PER_USER = 500
+
+
+class TaskListQuerySet(models.QuerySet):
+    def with_counts(self) -> "TaskListQuerySet":
+        """Each list's `task_count` and `pending_count` (subtasks included), computed in the
+        query that loads the lists, however many there are."""
+        return self.annotate(
+            task_count=models.Count("tasks"),
+            pending_count=models.Count("tasks", filter=Q(tasks__completed=False)),
+        )
+
+
+class TaskList(models.Model):
+    """A named group of a user's tasks (the API calls it a list); tasks outside every list
+    are in the inbox. Lists change only through `tasks.services`. Writes bump the owner's
+    cache version like task writes do (the triggers below; SQLite: tasks/apps.py)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="lists", db_index=False
+    )
+    name = models.CharField(max_length=100)
+    color = models.CharField(max_length=7, null=True, blank=True)  # noqa: DJ001
+    position = PositionField(editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    objects = TaskListQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["position", "-id"]
+        constraints = [
+            # Unique ignoring case, held by the database so that two concurrent creates of
+            # "Work" and "work" cannot both win.
+            models.UniqueConstraint(Lower("name"), "user", name="tasklist_user_name_ci_unique"),
+        ]
+        indexes = [models.Index(fields=["user", "position"], name="tasklist_user_position_idx")]
+        triggers = [
+            write_trigger("record_insert", pgtrigger.Insert, LIST_INSERT_TOUCHES),
+            write_trigger("record_update", pgtrigger.Update, LIST_UPDATE_TOUCHES),
+            write_trigger("record_delete", pgtrigger.Delete, LIST_DELETE_TOUCHES),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class Task(models.Model):
@@ -159,6 +304,17 @@ class Task(models.Model):
     priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.NONE)
     due_at = models.DateTimeField(null=True, blank=True)
     tags = TagListField(default=list, blank=True)
+    # null: the inbox. Deleting a list deletes its tasks; deleting a task, its subtasks.
+    list = models.ForeignKey(
+        TaskList, on_delete=models.CASCADE, null=True, blank=True, related_name="tasks"
+    )
+    # One level only (a subtask's parent is top level), and a subtask lives in its parent's
+    # list: both held by tasks.services, under the owner's lock.
+    parent = models.ForeignKey(
+        "self", on_delete=models.CASCADE, null=True, blank=True, related_name="subtasks"
+    )
+    # The manual order within the sibling group (user, list, parent).
+    position = PositionField(editable=False)
     # Plain defaults rather than auto_now(_add): the services set them, and bulk loads
     # (seed_demo) can write realistic past timestamps.
     created_at = models.DateTimeField(default=timezone.now, editable=False)
@@ -182,6 +338,14 @@ class Task(models.Model):
             models.Index(fields=["user", "-created_at", "-id"], name="task_user_newest_idx"),
             # due_date sort (ascending, nulls last), due_before/due_after and overdue.
             models.Index(fields=["user", "due_at", "-id"], name="task_user_due_idx"),
+            # A sibling group in manual order (list=<id>&sort=position, the end of a group).
+            models.Index(
+                fields=["user", "list", "parent", "position"], name="task_user_group_position_idx"
+            ),
+            # parent=none (and parent=<id>) in the default newest-first order.
+            models.Index(
+                fields=["user", "parent", "-created_at", "-id"], name="task_user_parent_newest_idx"
+            ),
         ]
         constraints = [
             models.CheckConstraint(
@@ -196,9 +360,9 @@ class Task(models.Model):
             ),
         ]
         triggers = [
-            write_trigger("record_insert", pgtrigger.Insert, "new"),
-            write_trigger("record_update", pgtrigger.Update, "old", "new"),
-            write_trigger("record_delete", pgtrigger.Delete, "old"),
+            write_trigger("record_insert", pgtrigger.Insert, TASK_INSERT_TOUCHES),
+            write_trigger("record_update", pgtrigger.Update, TASK_UPDATE_TOUCHES),
+            write_trigger("record_delete", pgtrigger.Delete, TASK_DELETE_TOUCHES),
         ]
 
     def __str__(self) -> str:
@@ -227,12 +391,16 @@ class Task(models.Model):
 
 
 class Change(models.Model):
-    """One task written (created or updated) or deleted, recorded by the database in the
-    statement that made the write (`write_trigger`): the change feed, which the sync app
-    serves. Whether it was a deletion is read at answer time: the task is gone. Kept for
+    """One task or list written (created or updated) or deleted, recorded by the database in
+    the statement that made the write (`write_trigger`): the change feed, which the sync app
+    serves. Whether it was a deletion is read at answer time: the object is gone. Kept for
     `CHANGES_RETENTION_DAYS` (`manage.py purge_changes`)."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, db_index=False)
+    # No constraint: deleting a user deletes their tasks, whose triggers record changes of a
+    # user on the way out; the retention purge takes those.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, db_index=False, db_constraint=False
+    )
     object_type = models.CharField(max_length=8)
     object_id = models.BigIntegerField()
     created_at = models.DateTimeField()

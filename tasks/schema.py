@@ -17,8 +17,11 @@ from tasks.filters import PRIORITY_LIST_SCHEMA, TaskFilter
 from tasks.serializers import (
     BulkActionSerializer,
     BulkResultSerializer,
+    ListMoveSerializer,
     OccurrencesSerializer,
     TagCountSerializer,
+    TaskListSerializer,
+    TaskMoveSerializer,
     TaskSerializer,
     TaskStatsSerializer,
 )
@@ -34,6 +37,9 @@ TASK_EXAMPLE = {
     "priority": "medium",
     "due_at": "2026-11-24T17:00:00Z",
     "tags": ["shopping"],
+    "list_id": 7,
+    "parent_id": None,
+    "position": "a3",
     "created_at": "2026-11-23T10:00:00Z",
     "updated_at": "2026-11-23T10:00:00Z",
     "recurrence": None,
@@ -101,6 +107,8 @@ LIST_FILTER_PARAMETERS = [
     filter_parameter("tag", OpenApiTypes.STR, many=True, explode=True, style="form"),
     filter_parameter("due_before", OpenApiTypes.DATETIME),
     filter_parameter("due_after", OpenApiTypes.DATETIME),
+    filter_parameter("list", {"type": "string", "pattern": "^(inbox|[0-9]+)$"}),
+    filter_parameter("parent", {"type": "string", "pattern": "^(none|[0-9]+)$"}),
 ]
 
 ETAG_HEADER = OpenApiParameter(
@@ -244,6 +252,24 @@ task_operations = extend_schema_view(
             )
         ],
     ),
+    move=extend_schema(
+        operation_id="moveTask",
+        parameters=[TASK_ID, IF_MATCH, ETAG_HEADER],
+        summary="Move a task in the manual order, or into another list or parent",
+        description=(
+            '`{"before": id}` or `{"after": id}` (a task of the target group) or `{}` for the '
+            'end; `"list_id"` and/or `"parent_id"` move it into that group first (null: the '
+            "inbox, or top level). Only this task's position changes (a parent that changes "
+            "list takes its subtasks along). Any other key is a 400."
+        ),
+        request=TaskMoveSerializer,
+        responses={200: TaskSerializer, 412: PRECONDITION_FAILED},
+        examples=[
+            OpenApiExample("before another", value={"before": 41}, request_only=True),
+            OpenApiExample("into a list, at its end", value={"list_id": 7}, request_only=True),
+            TASK_RESPONSE_EXAMPLE,
+        ],
+    ),
     stats=extend_schema(
         operation_id="getTaskStats", summary="Count your tasks", responses=TaskStatsSerializer
     ),
@@ -261,6 +287,109 @@ tag_list_schema = extend_schema(
     tags=["tasks"],
     responses=TagCountSerializer(many=True),
 )
+
+
+LIST_EXAMPLE = {
+    "id": 7,
+    "name": "Groceries",
+    "color": "#34a853",
+    "position": "a1",
+    "task_count": 12,
+    "pending_count": 5,
+    "created_at": "2026-11-23T10:00:00Z",
+    "updated_at": "2026-11-23T10:00:00Z",
+}
+LIST_RESPONSE_EXAMPLE = OpenApiExample("list", value=LIST_EXAMPLE, response_only=True)
+LIST_ID = OpenApiParameter(
+    "id", OpenApiTypes.INT, OpenApiParameter.PATH, description="The list's id."
+)
+NEW_LIST_EXAMPLE = OpenApiExample(
+    "new list", value={"name": "Groceries", "color": "#34a853"}, request_only=True
+)
+LIST_IF_MATCH = OpenApiParameter(
+    "If-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="The list's ETag as you read it: 412 if the list changed since (`*` matches any).",
+)
+list_operations = extend_schema_view(
+    list=extend_schema(
+        operation_id="listLists",
+        summary="List your lists",
+        description="A plain JSON array in manual order (not paginated: at most 500).",
+        parameters=[IF_NONE_MATCH, ETAG_HEADER],
+        responses={200: TaskListSerializer(many=True), 304: NOT_MODIFIED},
+        examples=[OpenApiExample("lists", value=[LIST_EXAMPLE], response_only=True)],
+    ),
+    create=extend_schema(
+        operation_id="createList",
+        summary="Create a list",
+        description=(
+            "At the end of your lists. A name you already have (ignoring case) or a 501st "
+            "list is a 400."
+        ),
+        parameters=[
+            OpenApiParameter(
+                "Location",
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                response=[201],
+                description="The new list's URL.",
+            ),
+            IDEMPOTENCY_KEY,
+            ETAG_HEADER,
+        ],
+        responses={201: TaskListSerializer, 422: KEY_REUSED},
+        examples=[NEW_LIST_EXAMPLE, LIST_RESPONSE_EXAMPLE],
+    ),
+    retrieve=extend_schema(
+        operation_id="getList",
+        summary="Get a list",
+        parameters=[LIST_ID, IF_NONE_MATCH, ETAG_HEADER],
+        responses={200: TaskListSerializer, 304: NOT_MODIFIED},
+        examples=[LIST_RESPONSE_EXAMPLE],
+    ),
+    update=extend_schema(
+        operation_id="updateList",
+        summary="Update a list",
+        parameters=[LIST_ID, LIST_IF_MATCH, ETAG_HEADER],
+        responses={200: TaskListSerializer, 412: PRECONDITION_FAILED},
+        examples=[NEW_LIST_EXAMPLE, LIST_RESPONSE_EXAMPLE],
+    ),
+    partial_update=extend_schema(
+        operation_id="patchList",
+        summary="Change some fields of a list",
+        parameters=[LIST_ID, LIST_IF_MATCH, ETAG_HEADER],
+        responses={200: TaskListSerializer, 412: PRECONDITION_FAILED},
+        examples=[
+            OpenApiExample("recolor", value={"color": "#4285f4"}, request_only=True),
+            LIST_RESPONSE_EXAMPLE,
+        ],
+    ),
+    destroy=extend_schema(
+        operation_id="deleteList",
+        summary="Delete a list, its tasks and their subtasks",
+        parameters=[LIST_ID, LIST_IF_MATCH],
+        responses={204: OpenApiResponse(description="Deleted; no body."), 412: PRECONDITION_FAILED},
+    ),
+    move=extend_schema(
+        operation_id="moveList",
+        summary="Move a list in the manual order",
+        description='`{"before": id}`, `{"after": id}` (another of your lists) or `{}` (end).',
+        parameters=[LIST_ID, LIST_IF_MATCH, ETAG_HEADER],
+        request=ListMoveSerializer,
+        responses={200: TaskListSerializer, 412: PRECONDITION_FAILED},
+        examples=[
+            OpenApiExample("first", value={"before": 3}, request_only=True),
+            LIST_RESPONSE_EXAMPLE,
+        ],
+    ),
+)
+
+
+def list_schema(viewset: type) -> type:
+    """Documents `TaskListViewSet`: every operation tagged "lists"."""
+    return extend_schema(tags=["lists"])(list_operations(viewset))
 
 
 def task_schema(viewset: type) -> type:

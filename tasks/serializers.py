@@ -8,7 +8,16 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from tasks import recurrence
-from tasks.models import MAX_TAGS, RECURRING_NEEDS_DUE_AT, Priority, Task, normalize_tags
+from tasks.models import (
+    MAX_TAGS,
+    RECURRING_NEEDS_DUE_AT,
+    Priority,
+    Task,
+    TaskList,
+    normalize_tags,
+)
+
+MAX_ID = 2**63 - 1
 
 OFFSET_REQUIRED = (
     "Send the time zone offset with the datetime, e.g. 2026-11-23T10:00:00Z "
@@ -88,6 +97,26 @@ class TaskSerializer(serializers.ModelSerializer):
     priority = PriorityField(required=False)
     due_at = AwareDateTimeField(required=False, allow_null=True)
     tags = TagsField(required=False, help_text=f"At most {MAX_TAGS} tags.")
+    # Plain ids: whether they name one of the owner's lists or top-level tasks is checked by
+    # tasks.services under the owner's lock (a 400 naming the field, never a 404).
+    list_id = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        max_value=MAX_ID,
+        help_text="One of your lists, or null for the inbox.",
+    )
+    parent_id = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        max_value=MAX_ID,
+        help_text="One of your top-level tasks (its list is then this task's), or null.",
+    )
+    position = serializers.CharField(
+        read_only=True,
+        help_text="Opaque; sorting a sibling group by it in byte order gives the manual order.",
+    )
     recurrence = serializers.CharField(
         required=False,
         allow_null=True,
@@ -114,6 +143,9 @@ class TaskSerializer(serializers.ModelSerializer):
             "priority",
             "due_at",
             "tags",
+            "list_id",
+            "parent_id",
+            "position",
             "created_at",
             "updated_at",
             "recurrence",
@@ -157,6 +189,86 @@ class TaskSerializer(serializers.ModelSerializer):
 
     def save(self, **kwargs: Any) -> Task:
         raise NotImplementedError("Tasks change through tasks.services, not serializer.save().")
+
+
+class TaskListSerializer(serializers.ModelSerializer):
+    """A list as the frontend sees it, and the validation of its writable fields (`name`,
+    `color`). Like TaskSerializer it never saves; uniqueness of the name (ignoring case) and
+    the limit of lists per user are the service's, under the owner's lock."""
+
+    name = serializers.CharField(max_length=100, help_text="Unique among your lists, any case.")
+    color = serializers.RegexField(
+        r"^#[0-9a-fA-F]{6}\Z",
+        required=False,
+        allow_null=True,
+        error_messages={"invalid": "Send a color as #rrggbb, or null."},
+    )
+    position = serializers.CharField(read_only=True, help_text="Opaque, byte order.")
+    task_count = serializers.IntegerField(read_only=True, help_text="Subtasks included.")
+    pending_count = serializers.IntegerField(read_only=True, help_text="Subtasks included.")
+
+    class Meta:
+        model = TaskList
+        fields = [
+            "id",
+            "name",
+            "color",
+            "position",
+            "task_count",
+            "pending_count",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "created_at", "updated_at"]
+        # The database's case-insensitive unique constraint is the check (tasks.services).
+        validators: list = []
+
+    def validate_color(self, value: str | None) -> str | None:
+        return value.lower() if value else value
+
+    def save(self, **kwargs: Any) -> TaskList:
+        raise NotImplementedError("Lists change through tasks.services, not serializer.save().")
+
+
+class StrictKeysSerializer(serializers.Serializer):
+    """A body whose keys are all known: anything else is a 400 naming the key."""
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(self.initial_data) - set(self.fields))
+        if unknown:
+            raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
+        if attrs.get("before") is not None and attrs.get("after") is not None:
+            raise serializers.ValidationError({"after": ["Send before or after, not both."]})
+        return attrs
+
+
+class ListMoveSerializer(StrictKeysSerializer):
+    """Body of `POST …/lists/{id}/move`: `{"before": id}`, `{"after": id}` or `{}` (end)."""
+
+    before = serializers.IntegerField(
+        required=False, min_value=1, max_value=MAX_ID, help_text="Place it just before this list."
+    )
+    after = serializers.IntegerField(
+        required=False, min_value=1, max_value=MAX_ID, help_text="Place it just after this list."
+    )
+
+
+class TaskMoveSerializer(ListMoveSerializer):
+    """Body of `POST …/tasks/{id}/move`: like a list's, plus `list_id`/`parent_id` to move
+    into another sibling group first (null: the inbox, top level)."""
+
+    before = serializers.IntegerField(
+        required=False, min_value=1, max_value=MAX_ID, help_text="Place it just before this task."
+    )
+    after = serializers.IntegerField(
+        required=False, min_value=1, max_value=MAX_ID, help_text="Place it just after this task."
+    )
+    list_id = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=MAX_ID
+    )
+    parent_id = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=MAX_ID
+    )
 
 
 class CompleteSerializer(serializers.Serializer):

@@ -1,8 +1,11 @@
-"""The one way tasks change. The API, the admin's forms and actions and the management commands
-call these functions; nothing else writes tasks. Each call is one transaction: a single
-statement, or an atomic block.
+"""The one way tasks and lists change. The API, the admin's forms and actions and the
+management commands call these functions; nothing else writes tasks or lists. Each call is one
+transaction, which first locks the owner's user row (`lock_owners`): one user's writes run
+one at a time, so the rules that depend on other rows (a list's 500 limit, one level of
+subtasks, distinct positions within a sibling group) cannot be raced, and every writer takes
+its locks in one order (owner, then rows), so none deadlocks with the version triggers.
 
-What happens when tasks change, every time, whichever function below made the change:
+What happens when tasks or lists change, every time, whichever function below made the change:
 1. `updated_at` moves to the time of the write, and `completed_at` follows `completed`: set
    when a task becomes completed, cleared when it is reopened, left alone otherwise
    (`derive_columns`, the only code that sets either; a database constraint on `Task` holds
@@ -12,40 +15,60 @@ What happens when tasks change, every time, whichever function below made the ch
    toggle, which must read what it flips. Of two writers holding one ETag, one wins.
 3. Completing a recurring task creates its next occurrence in the same transaction, whichever
    function completes it (`spawn_next_occurrences`): a pending copy due at the series' next
-   date after both its due_at and now. The completed task keeps the new one's id
+   date after both its due_at and now, in the same list, at the end of its group, with
+   pending copies of its subtasks. The completed task keeps the new one's id
    (`next_occurrence_id`, unique), and only a task without one spawns, under a row lock, so
    completing twice, or twice at once, creates one. A task that gets a recurrence, or a new
    rule or zone, starts a series of its own (`series_id` its id, `series_start` its due_at).
 4. The owner's `tasks_version` is bumped by the database in the same statement (the triggers
    declared on `Task`), which makes every cached read of theirs unreachable (tasks/caching.py).
+   Lists carry the same triggers, so list writes invalidate too.
 5. Once the transaction has committed, `tasks.signals.tasks_changed` is sent with the ids of
-   the tasks written and deleted: the one hook for whatever must follow a change (change
-   feed, live events, reminders, webhooks). Nothing is sent for a write that rolled back.
+   the tasks written and deleted (and `lists_changed` with the lists'): the one hook for
+   whatever must follow a change (change feed, live events, reminders, webhooks). Nothing is
+   sent for a write that rolled back.
+6. Placement (`place`): `list_id` and `parent_id` are checked against the owner's lists and
+   tasks (400s naming the field); a subtask lives in its parent's list, one level deep. A
+   task that is new, or whose list or parent a write changes, goes to the end of its sibling
+   group (same list, same parent); a parent whose list changes takes its subtasks along.
+   Deleting a task deletes its subtasks; deleting a list, its tasks.
+7. Completing a task, by any function here, completes its pending subtasks in the same
+   transaction; reopening it reopens none.
 """
 
 import json
 from collections.abc import Iterable
-from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from typing import Any
 
-from django.db import DatabaseError, connection, transaction
-from django.db.models import JSONField, QuerySet
+from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db.models import JSONField, Q, QuerySet
 from django.utils import timezone
+from rest_framework.exceptions import ValidationError
 
 from accounts.models import User
 from tasks import caching, recurrence
-from tasks.models import Task
-from tasks.signals import TaskChange, tasks_changed
+from tasks.models import MAX_LISTS_PER_USER, Task, TaskList
+from tasks.positions import position_after, position_between, positions_for
+from tasks.signals import ListChange, TaskChange, lists_changed, tasks_changed
 
 
 def task_create(*, user: User, data: dict[str, Any]) -> Task:
-    """A new task of `user` with the validated `data` (one INSERT; a recurring one then names
-    itself its series' first task)."""
+    """A new task of `user` with the validated `data`, at the end of its sibling group.
+
+    `data` may name `list_id` and `parent_id`; a bad one is a ValidationError (400) naming it.
+    """
     now = timezone.now()
-    task = Task(user=user, **data, created_at=now)
-    derive_columns(task, now, completion_written=True)
     with transaction.atomic():
+        lock_owners([user.pk])
+        task = Task(user=user, created_at=now)
+        data = dict(data)
+        list_id, parent_id = place(user_id=user.pk, task=None, data=data)
+        for name, value in data.items():
+            setattr(task, name, value)
+        task.list_id, task.parent_id = list_id, parent_id
+        task.position = end_of_group(user.pk, list_id, parent_id)
+        derive_columns(task, now, completion_written=True)
         if task.recurrence:
             task.series_start = task.due_at
         task.save(force_insert=True)
@@ -63,20 +86,16 @@ def task_create(*, user: User, data: dict[str, Any]) -> Task:
 def task_update(*, task: Task, data: dict[str, Any], if_match: str | None = None) -> Task:
     """Write `data` (validated fields) to `task`; only those columns and the derived ones.
 
-    Without `if_match` no lock is taken, and a concurrent write to a column this one does not
-    name survives it. Raises `Task.DoesNotExist` when the task was deleted meanwhile.
+    A concurrent write to a column this one does not name survives it. Raises
+    `Task.DoesNotExist` when the task was deleted meanwhile, ValidationError for a bad
+    `list_id`/`parent_id`, `PreconditionFailed` for a stale `if_match`.
     """
-    completes = data.get("completed") is True
-    with locked_if_matching(if_match, completes):
-        if if_match is not None or completes:
-            task = lock(task, if_match)
-        was_completed = task.completed
-        starts_series = series_changes(task, data)
-        for name, value in {**data, **starts_series}.items():
-            setattr(task, name, value)
-        spawned = spawn_next_occurrences([task]) if completes and not was_completed else []
-        save_changes(task, [*data, *starts_series, *(["next_occurrence_id"] if spawned else [])])
-    announce([TaskChange(user_id=t.user_id, task_id=t.pk) for t in [task, *spawned]])
+    with transaction.atomic():
+        lock_owners([task.user_id])
+        # Read again under the owner's lock: the rules below compare with the task as it is.
+        task = lock(task, if_match)
+        changes = write_task(task, dict(data))
+    announce(changes)
     return task
 
 
@@ -87,34 +106,78 @@ def task_complete(
     concurrent toggles flip the task twice rather than once. Setting the value the task
     already has writes nothing (its `updated_at` and ETag stay)."""
     with transaction.atomic():
+        lock_owners([task.user_id])
         task = lock(task, if_match)
         if completed is not None and task.completed == completed:
             return task
-        was_completed = task.completed
-        task.completed = not task.completed if completed is None else completed
-        spawned = spawn_next_occurrences([task]) if task.completed and not was_completed else []
-        save_changes(task, ["completed", *(["next_occurrence_id"] if spawned else [])])
-    announce([TaskChange(user_id=t.user_id, task_id=t.pk) for t in [task, *spawned]])
+        changes = write_task(
+            task, {"completed": not task.completed if completed is None else completed}
+        )
+    announce(changes)
     return task
 
 
 def task_delete(*, task: Task, if_match: str | None = None) -> None:
-    with locked_if_matching(if_match):
+    """Delete `task` and its subtasks."""
+    with transaction.atomic():
+        lock_owners([task.user_id])
         if if_match is not None:
             task = lock(task, if_match)
+        subtasks = list(Task.objects.filter(parent_id=task.pk).values_list("pk", flat=True))
         if not Task.objects.filter(pk=task.pk).delete()[0]:
             raise Task.DoesNotExist()
-    announce([TaskChange(user_id=task.user_id, task_id=task.pk, deleted=True)])
+    announce(
+        [TaskChange(user_id=task.user_id, task_id=pk, deleted=True) for pk in [task.pk, *subtasks]]
+    )
+
+
+def task_move(
+    *,
+    task: Task,
+    before: int | None = None,
+    after: int | None = None,
+    group: dict[str, int | None] | None = None,
+    if_match: str | None = None,
+) -> Task:
+    """Place `task` just before the sibling `before`, just after `after`, or (neither) at the
+    end of its group; `group` (`list_id` and/or `parent_id`) moves it into another group first,
+    under the rules of `place`. Writes this task's `position` (and, for a parent that changes
+    list, its subtasks' list) and no other row. A neighbour that is not in the target group is
+    a ValidationError naming `before`/`after`.
+    """
+    with transaction.atomic():
+        lock_owners([task.user_id])
+        task = lock(task, if_match)
+        data: dict[str, Any] = dict(group or {})
+        # The target group first (write_task checks and applies it again), so the neighbour
+        # is looked for among the right siblings.
+        list_id, parent_id = place(user_id=task.user_id, task=task, data=dict(data))
+        siblings = Task.objects.filter(
+            user_id=task.user_id, list_id=list_id, parent_id=parent_id
+        ).exclude(pk=task.pk)
+        position = neighbour_position(siblings, before=before, after=after)
+        changes = write_task(task, data, position=position)
+    announce(changes)
+    return task
 
 
 def tasks_set_completed(*, queryset: QuerySet[Task], completed: bool) -> int:
     """Complete (or reopen) the tasks of `queryset`, of any owners; returns how many changed.
 
-    Tasks already in the wanted state are left alone, so their `completed_at` and
-    `updated_at` keep telling the truth. The tasks are locked, then changed in one UPDATE.
+    Completing also completes the pending subtasks of those tasks (and counts them). Tasks
+    already in the wanted state are left alone, so their `completed_at` and `updated_at` keep
+    telling the truth. The tasks are locked, then changed in one UPDATE.
     """
     with transaction.atomic():
-        tasks = list(queryset.exclude(completed=completed).select_for_update().order_by("pk"))
+        lock_owners(queryset.order_by().values_list("user_id", flat=True))
+        chosen = queryset.order_by().values("pk")
+        targets = Q(pk__in=chosen) | Q(parent__in=chosen) if completed else Q(pk__in=chosen)
+        tasks = list(
+            Task.objects.filter(targets)
+            .exclude(completed=completed)
+            .select_for_update()
+            .order_by("pk")
+        )
         now = timezone.now()
         Task.objects.filter(pk__in=[task.pk for task in tasks]).update(
             completed=completed, completed_at=now if completed else None, updated_at=now
@@ -129,9 +192,17 @@ def tasks_set_completed(*, queryset: QuerySet[Task], completed: bool) -> int:
 
 
 def tasks_delete(*, queryset: QuerySet[Task]) -> int:
-    """Delete the tasks of `queryset`, of any owners; returns how many were deleted."""
+    """Delete the tasks of `queryset`, of any owners, and their subtasks; returns how many
+    were deleted, subtasks included."""
     with transaction.atomic():
-        rows = list(queryset.select_for_update().order_by().values_list("pk", "user_id"))
+        lock_owners(queryset.order_by().values_list("user_id", flat=True))
+        chosen = queryset.order_by().values("pk")
+        rows = list(
+            Task.objects.filter(Q(pk__in=chosen) | Q(parent__in=chosen))
+            .select_for_update()
+            .order_by()
+            .values_list("pk", "user_id")
+        )
         Task.objects.filter(pk__in=[pk for pk, _ in rows]).delete()
     announce([TaskChange(user_id=owner, task_id=pk, deleted=True) for pk, owner in rows])
     return len(rows)
@@ -139,10 +210,15 @@ def tasks_delete(*, queryset: QuerySet[Task]) -> int:
 
 def tasks_import(*, tasks: Iterable[Task]) -> int:
     """Insert many new tasks that carry their own history (`created_at`, `updated_at`), as
-    `seed_demo` makes them; a completed one was completed at its last update. COPY on
+    `seed_demo` makes them; a completed one was completed at its last update. Each carries
+    its `position` (and `list_id`/`parent_id`, which the caller has made consistent). COPY on
     PostgreSQL, several times faster than multi-row INSERTs for big loads; one transaction.
+    Tasks without an id get one from `task_ids_reserve`.
     """
     tasks = list(tasks)
+    missing = [task for task in tasks if task.pk is None]
+    for task, pk in zip(missing, task_ids_reserve(count=len(missing)), strict=True):
+        task.pk = pk
     for task in tasks:
         derive_columns(task, task.updated_at, completion_written=True)
     with transaction.atomic():
@@ -150,8 +226,8 @@ def tasks_import(*, tasks: Iterable[Task]) -> int:
             copy_tasks(tasks)
         else:
             Task.objects.bulk_create(tasks, batch_size=1000)
-    # Rows written by COPY have no ids here; their owners' caches were invalidated by the
-    # trigger all the same, and an import is nothing another device needs to hear of.
+    # The owners' caches were invalidated by the trigger, and an import is nothing another
+    # device needs to hear of.
     return len(tasks)
 
 
@@ -171,7 +247,8 @@ def series_changes(task: Task, data: dict[str, Any]) -> dict[str, Any]:
 def spawn_next_occurrences(tasks: list[Task], now: datetime | None = None) -> list[Task]:
     """The next occurrence of each recurring task of `tasks` (just completed, locked) that has
     none yet and whose rule has one: inserted in one statement, their ids set on `tasks` as
-    `next_occurrence_id` for the caller to save. Returns the new tasks."""
+    `next_occurrence_id` for the caller to save, each with pending copies of the completed
+    task's subtasks. Returns the new tasks (subtask copies included)."""
     now = now or timezone.now()
     pairs = []
     for task in tasks:
@@ -182,10 +259,20 @@ def spawn_next_occurrences(tasks: list[Task], now: datetime | None = None) -> li
         )
         if due_at is not None:
             pairs.append((task, next_occurrence(task, due_at, now)))
+    # Each new occurrence goes to the end of its group; several may share one group.
+    last: dict[tuple, str | None] = {}
+    for _, new in pairs:
+        group = (new.user_id, new.list_id, new.parent_id)
+        if group not in last:
+            last[group] = end_of_group(*group)
+        else:
+            last[group] = position_after(last[group])
+        new.position = last[group]
     Task.objects.bulk_create([new for _, new in pairs])
     for task, new in pairs:
         task.next_occurrence_id = new.pk
-    return [new for _, new in pairs]
+    copies = copy_subtasks(pairs, now)
+    return [new for _, new in pairs] + copies
 
 
 def next_occurrence(task: Task, due_at: datetime, now: datetime) -> Task:
@@ -196,6 +283,8 @@ def next_occurrence(task: Task, due_at: datetime, now: datetime) -> Task:
         priority=task.priority,
         tags=list(task.tags),
         due_at=due_at,
+        list_id=task.list_id,
+        parent_id=task.parent_id,
         recurrence=task.recurrence,
         timezone=task.timezone,
         series_id=task.series_id,
@@ -203,6 +292,59 @@ def next_occurrence(task: Task, due_at: datetime, now: datetime) -> Task:
         created_at=now,
         updated_at=now,
     )
+
+
+def copy_subtasks(pairs: list[tuple[Task, Task]], now: datetime) -> list[Task]:
+    """Pending copies of each completed task's subtasks under its new occurrence, in their
+    order (one query to read them, one to insert)."""
+    new_parent = {task.pk: new for task, new in pairs}
+    subtasks = Task.objects.filter(parent_id__in=list(new_parent)).order_by("parent_id", "position")
+    copies: list[Task] = []
+    by_parent: dict[int, list[Task]] = {}
+    for subtask in subtasks:
+        by_parent.setdefault(subtask.parent_id, []).append(subtask)
+    for parent_id, children in by_parent.items():
+        parent = new_parent[parent_id]
+        for child, position in zip(children, positions_for(len(children)), strict=True):
+            copies.append(
+                Task(
+                    user_id=child.user_id,
+                    title=child.title,
+                    description=child.description,
+                    priority=child.priority,
+                    tags=list(child.tags),
+                    list_id=parent.list_id,
+                    parent_id=parent.pk,
+                    position=position,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+    return Task.objects.bulk_create(copies)
+
+
+def lists_import(*, lists: Iterable[TaskList]) -> list[TaskList]:
+    """Insert many new lists that carry their positions (seed_demo); one transaction. The
+    caller keeps names unique per user; the constraint refuses a duplicate all the same."""
+    with transaction.atomic():
+        return TaskList.objects.bulk_create(list(lists), batch_size=1000)
+
+
+def task_ids_reserve(*, count: int) -> list[int]:
+    """`count` ids for tasks that `tasks_import` will insert, so that an import can name
+    parents within itself. PostgreSQL draws them from the id sequence; on SQLite (one
+    development process) they follow the largest id."""
+    if count <= 0:
+        return []
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+                [Task._meta.db_table, count],
+            )
+            return [row[0] for row in cursor.fetchall()]
+    start = (Task.objects.order_by("-pk").values_list("pk", flat=True).first() or 0) + 1
+    return list(range(start, start + count))
 
 
 def derive_columns(task: Task, now: datetime, *, completion_written: bool) -> None:
@@ -232,13 +374,6 @@ def save_changes(task: Task, fields: Iterable[str]) -> None:
         raise Task.DoesNotExist() from None
 
 
-def locked_if_matching(if_match: str | None, completes: bool = False) -> AbstractContextManager:
-    """The transaction of a write: a plain write is one statement, which is a transaction of
-    its own; one with `If-Match`, or one that completes (and may spawn a next occurrence),
-    reads under a lock first, in one transaction."""
-    return transaction.atomic() if if_match is not None or completes else nullcontext()
-
-
 def lock(task: Task, if_match: str | None) -> Task:
     """The task as it is now, locked until the transaction ends, checked against `if_match`."""
     current = Task.objects.select_for_update().get(pk=task.pk)
@@ -246,14 +381,233 @@ def lock(task: Task, if_match: str | None) -> Task:
     return current
 
 
+def lock_owners(user_ids: Iterable[str] | QuerySet) -> None:
+    """Lock the owners' user rows until the transaction ends, in id order (see the module
+    docstring: it serialises each user's writes and fixes the lock order). `user_ids` may be
+    a values_list queryset, which is then a subquery of the one locking query."""
+    ids = user_ids if isinstance(user_ids, QuerySet) else sorted(set(user_ids))
+    list(
+        User.objects.select_for_update()
+        .filter(pk__in=ids)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
+def field_error(field: str, message: str) -> ValidationError:
+    return ValidationError({field: [message]})
+
+
+def place(
+    *, user_id: str, task: Task | None, data: dict[str, Any]
+) -> tuple[int | None, int | None]:
+    """The (list_id, parent_id) that `task` (None: a new task) gets from `data`, checked
+    against the owner's rows as they are now (call under `lock_owners`). Removes both keys
+    from `data`. Raises a ValidationError naming `parent_id` for a missing, foreign, nested
+    or own parent and for a task with subtasks becoming a subtask, and naming `list_id` for a
+    missing or foreign list or one other than the parent's.
+    """
+    has_list, has_parent = "list_id" in data, "parent_id" in data
+    list_id = data.pop("list_id", task.list_id if task else None)
+    parent_id = data.pop("parent_id", task.parent_id if task else None)
+    if parent_id is None:
+        if has_list and list_id is not None:
+            if not TaskList.objects.filter(user_id=user_id, pk=list_id).exists():
+                raise field_error("list_id", "No such list.")
+        return list_id, None
+    if has_parent:
+        if task is not None and parent_id == task.pk:
+            raise field_error("parent_id", "A task cannot be its own parent.")
+        parent = (
+            Task.objects.filter(user_id=user_id, pk=parent_id)
+            .values_list("parent_id", "list_id")
+            .first()
+        )
+        if parent is None:
+            raise field_error("parent_id", "No such task.")
+        if parent[0] is not None:
+            raise field_error("parent_id", "That task is a subtask; subtasks have no subtasks.")
+        if task is not None and Task.objects.filter(parent_id=task.pk).exists():
+            raise field_error("parent_id", "This task has subtasks, so it cannot be a subtask.")
+        parent_list = parent[1]
+    else:
+        # An existing subtask staying under its parent: it is in its parent's list already.
+        parent_list = task.list_id if task else None
+    if has_list and list_id != parent_list:
+        raise field_error("list_id", "A subtask is always in its parent's list.")
+    return parent_list, parent_id
+
+
+def end_of_group(user_id: str, list_id: int | None, parent_id: int | None) -> str:
+    """A position after every task of the sibling group (call under `lock_owners`)."""
+    last = (
+        Task.objects.filter(user_id=user_id, list_id=list_id, parent_id=parent_id)
+        .order_by("-position")
+        .values_list("position", flat=True)
+        .first()
+    )
+    return position_after(last)
+
+
+def neighbour_position(siblings: QuerySet, *, before: int | None, after: int | None) -> str:
+    """A position just before the row `before` of `siblings`, just after `after`, or after
+    all of them; `siblings` excludes the row being placed. Raises a ValidationError naming
+    `before`/`after` when that row is not among `siblings`."""
+    anchor_id, field = (before, "before") if before is not None else (after, "after")
+    if anchor_id is None:
+        last = siblings.order_by("-position").values_list("position", flat=True).first()
+        return position_after(last)
+    anchor = siblings.filter(pk=anchor_id).values_list("position", flat=True).first()
+    if anchor is None:
+        raise field_error(field, "Not one of the items of the group it is placed in.")
+    if before is not None:
+        previous = (
+            siblings.filter(position__lt=anchor)
+            .order_by("-position")
+            .values_list("position", flat=True)
+            .first()
+        )
+        return position_between(previous, anchor)
+    following = (
+        siblings.filter(position__gt=anchor)
+        .order_by("position")
+        .values_list("position", flat=True)
+        .first()
+    )
+    return position_between(anchor, following)
+
+
+def write_task(task: Task, data: dict[str, Any], position: str | None = None) -> list[TaskChange]:
+    """Apply `data` to the (locked) `task` with placement, subtask and completion rules; the
+    changes to announce. `position`: where a move puts it (else the end of its group, when
+    its group changes)."""
+    old_list, old_parent, was_completed = task.list_id, task.parent_id, task.completed
+    list_id, parent_id = place(user_id=task.user_id, task=task, data=data)
+    data.update(series_changes(task, data))
+    fields = set(data)
+    for name, value in data.items():
+        setattr(task, name, value)
+    task.list_id, task.parent_id = list_id, parent_id
+    if (list_id, parent_id) != (old_list, old_parent):
+        fields |= {"list_id", "parent_id", "position"}
+        task.position = end_of_group(task.user_id, list_id, parent_id)
+    if position is not None:
+        fields.add("position")
+        task.position = position
+    spawned = spawn_next_occurrences([task]) if task.completed and not was_completed else []
+    if spawned:
+        fields.add("next_occurrence_id")
+    save_changes(task, fields)
+    changes = [TaskChange(user_id=t.user_id, task_id=t.pk) for t in [task, *spawned]]
+    subtasks = Task.objects.filter(parent_id=task.pk)
+    now = task.updated_at
+    if list_id != old_list:
+        moved = list(subtasks.values_list("pk", flat=True))
+        subtasks.update(list_id=list_id, updated_at=now)
+        changes += [TaskChange(user_id=task.user_id, task_id=pk) for pk in moved]
+    if task.completed and not was_completed:
+        pending = subtasks.filter(completed=False)
+        finished = list(pending.values_list("pk", flat=True))
+        pending.update(completed=True, completed_at=now, updated_at=now)
+        changes += [TaskChange(user_id=task.user_id, task_id=pk) for pk in finished]
+    return changes
+
+
 def announce(changes: list[TaskChange]) -> None:
     if changes:
         transaction.on_commit(lambda: tasks_changed.send(sender=Task, changes=changes))
 
 
+def announce_lists(changes: list[ListChange]) -> None:
+    transaction.on_commit(lambda: lists_changed.send(sender=TaskList, changes=changes))
+
+
+def list_create(*, user: User, data: dict[str, Any]) -> TaskList:
+    """A new list of `user` at the end of their lists. A name the user already has (ignoring
+    case) or a 501st list is a ValidationError (400)."""
+    now = timezone.now()
+    with transaction.atomic():
+        lock_owners([user.pk])
+        lists = TaskList.objects.filter(user=user)
+        if lists.count() >= MAX_LISTS_PER_USER:
+            raise field_error(
+                "name", f"You have {MAX_LISTS_PER_USER} lists, the most there can be."
+            )
+        last = lists.order_by("-position").values_list("position", flat=True).first()
+        task_list = TaskList(
+            user=user, **data, position=position_after(last), created_at=now, updated_at=now
+        )
+        save_list(task_list, force_insert=True)
+    announce_lists([ListChange(user_id=user.pk, list_id=task_list.pk)])
+    return task_list
+
+
+def list_update(
+    *, task_list: TaskList, data: dict[str, Any], if_match: str | None = None
+) -> TaskList:
+    """Write `data` (validated `name`/`color`) to the list. Raises `TaskList.DoesNotExist`
+    when it was deleted meanwhile."""
+    with transaction.atomic():
+        lock_owners([task_list.user_id])
+        task_list = lock_list(task_list, if_match)
+        for name, value in data.items():
+            setattr(task_list, name, value)
+        task_list.updated_at = timezone.now()
+        save_list(task_list, update_fields={*data, "updated_at"})
+    announce_lists([ListChange(user_id=task_list.user_id, list_id=task_list.pk)])
+    return task_list
+
+
+def list_delete(*, task_list: TaskList, if_match: str | None = None) -> None:
+    """Delete the list, its tasks and their subtasks."""
+    with transaction.atomic():
+        lock_owners([task_list.user_id])
+        task_list = lock_list(task_list, if_match)
+        tasks = list(Task.objects.filter(list_id=task_list.pk).values_list("pk", flat=True))
+        task_list.delete()
+    announce([TaskChange(user_id=task_list.user_id, task_id=pk, deleted=True) for pk in tasks])
+    announce_lists([ListChange(user_id=task_list.user_id, list_id=task_list.pk, deleted=True)])
+
+
+def list_move(
+    *,
+    task_list: TaskList,
+    before: int | None = None,
+    after: int | None = None,
+    if_match: str | None = None,
+) -> TaskList:
+    """Place the list just before the list `before`, after `after`, or at the end; writes
+    this list's `position` only."""
+    with transaction.atomic():
+        lock_owners([task_list.user_id])
+        task_list = lock_list(task_list, if_match)
+        siblings = TaskList.objects.filter(user_id=task_list.user_id).exclude(pk=task_list.pk)
+        task_list.position = neighbour_position(siblings, before=before, after=after)
+        task_list.updated_at = timezone.now()
+        save_list(task_list, update_fields={"position", "updated_at"})
+    announce_lists([ListChange(user_id=task_list.user_id, list_id=task_list.pk)])
+    return task_list
+
+
+def lock_list(task_list: TaskList, if_match: str | None) -> TaskList:
+    current = TaskList.objects.select_for_update().get(pk=task_list.pk)
+    caching.check_if_match(if_match, current)
+    return current
+
+
+def save_list(task_list: TaskList, **kwargs: Any) -> None:
+    try:
+        with transaction.atomic():
+            task_list.save(**kwargs)
+    except IntegrityError:
+        # The one constraint a valid list can break: the name, unique per user ignoring case.
+        raise field_error("name", "You already have a list with this name.") from None
+
+
 def copy_tasks(tasks: list[Task]) -> None:
-    """PostgreSQL's COPY of every column but the id, JSON columns as JSON text."""
-    fields = [field for field in Task._meta.concrete_fields if not field.primary_key]
+    """PostgreSQL's COPY of every column (ids reserved by `task_ids_reserve`), JSON columns
+    as JSON text."""
+    fields = list(Task._meta.concrete_fields)
     columns = ", ".join(field.column for field in fields)
     with connection.cursor() as cursor:
         with cursor.cursor.copy(f"COPY {Task._meta.db_table} ({columns}) FROM STDIN") as copy:

@@ -20,5 +20,16 @@ class TaskChange:
     deleted: bool = False
 
 
+@dataclass(frozen=True)
+class ListChange:
+    """One list written (created, renamed, moved) or deleted, and whose it is."""
+
+    user_id: str
+    list_id: int
+    deleted: bool = False
+
+
 # Sent with `changes: list[TaskChange]`, once per committed write.
 tasks_changed = Signal()
+# Sent with `changes: list[ListChange]`, once per committed write of lists.
+lists_changed = Signal()

@@ -1,11 +1,11 @@
 from django.urls import re_path
 from rest_framework.routers import SimpleRouter
 
-from tasks.views import TagListView, TaskViewSet
+from tasks.views import TagListView, TaskListViewSet, TaskViewSet
 
 
 class OptionalSlashRouter(SimpleRouter):
-    """Every route answers with and without a trailing slash, never redirecting (API.md §1)."""
+    """Every route answers with and without a trailing slash, never redirecting."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -14,6 +14,7 @@ class OptionalSlashRouter(SimpleRouter):
 
 router = OptionalSlashRouter()
 router.register("tasks", TaskViewSet, basename="task")
+router.register("lists", TaskListViewSet, basename="tasklist")
 
 urlpatterns = [
     *router.urls,

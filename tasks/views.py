@@ -14,30 +14,54 @@ from rest_framework.response import Response
 from accounts.permissions import PathUserMixin
 from tasks import caching, idempotency, recurrence
 from tasks.filters import TaskFilter, overdue_condition
-from tasks.models import Priority, Task
+from tasks.models import Priority, Task, TaskList
 from tasks.pagination import HeaderLimitOffsetPagination
-from tasks.schema import tag_list_schema, task_schema
+from tasks.schema import list_schema, tag_list_schema, task_schema
 from tasks.serializers import (
     BulkActionSerializer,
     CompleteSerializer,
+    ListMoveSerializer,
     OccurrencesQuerySerializer,
     OccurrencesSerializer,
     TagCountSerializer,
+    TaskListSerializer,
+    TaskMoveSerializer,
     TaskSerializer,
 )
 from tasks.services import (
+    list_create,
+    list_delete,
+    list_move,
+    list_update,
     task_complete,
     task_create,
     task_delete,
+    task_move,
     task_update,
     tasks_delete,
     tasks_set_completed,
 )
 
 
+class IdempotentCreateMixin:
+    """POST honours `Idempotency-Key` (tasks/idempotency.py)."""
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        key = idempotency.idempotency_key(request)
+        if key is None:
+            return super().create(request, *args, **kwargs)
+        with transaction.atomic():
+            record, replayed = idempotency.claim(request, key)
+            if not replayed:
+                idempotency.remember(record, super().create(request, *args, **kwargs))
+        return idempotency.replay(record, replayed)
+
+
 @task_schema
-class TaskViewSet(PathUserMixin, caching.ConditionalReadMixin, viewsets.ModelViewSet):
-    """The tasks of the user named in the path: `/api/{user_id}/tasks[/{id}[/complete]]`,
+class TaskViewSet(
+    PathUserMixin, IdempotentCreateMixin, caching.ConditionalReadMixin, viewsets.ModelViewSet
+):
+    """The tasks of the user named in the path: `/api/{user_id}/tasks[/{id}[/complete|move]]`,
     plus `/tasks/stats` and `/tasks/bulk`.
 
     Only the path user's own token gets in, and only their tasks are found (`PathUserMixin`).
@@ -78,16 +102,6 @@ class TaskViewSet(PathUserMixin, caching.ConditionalReadMixin, viewsets.ModelVie
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponseBase:
         return self.cached_read(partial(super().retrieve, request, *args, **kwargs))
 
-    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        key = idempotency.idempotency_key(request)
-        if key is None:
-            return super().create(request, *args, **kwargs)
-        with transaction.atomic():
-            record, replayed = idempotency.claim(request, key)
-            if not replayed:
-                idempotency.remember(record, super().create(request, *args, **kwargs))
-        return idempotency.replay(record, replayed)
-
     def perform_create(self, serializer: TaskSerializer) -> None:
         serializer.instance = task_create(user=self.request.user, data=serializer.validated_data)
 
@@ -112,6 +126,21 @@ class TaskViewSet(PathUserMixin, caching.ConditionalReadMixin, viewsets.ModelVie
         task = task_complete(
             task=self.get_object(),
             completed=body.validated_data.get("completed"),
+            if_match=request.headers.get("If-Match"),
+        )
+        return Response(TaskSerializer(task).data)
+
+    @action(detail=True, methods=["post"], serializer_class=TaskMoveSerializer)
+    def move(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Place the task before/after a sibling or at the end, optionally in another group."""
+        body = TaskMoveSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        fields = body.validated_data
+        task = task_move(
+            task=self.get_object(),
+            before=fields.get("before"),
+            after=fields.get("after"),
+            group={name: fields[name] for name in ("list_id", "parent_id") if name in fields},
             if_match=request.headers.get("If-Match"),
         )
         return Response(TaskSerializer(task).data)
@@ -208,3 +237,70 @@ class TagListView(PathUserMixin, caching.ConditionalReadMixin, generics.GenericA
         )
         ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
         return Response([{"name": name, "count": count} for name, count in ranked])
+
+
+@list_schema
+class TaskListViewSet(
+    PathUserMixin, IdempotentCreateMixin, caching.ConditionalReadMixin, viewsets.ModelViewSet
+):
+    """The lists of the user named in the path: `/api/{user_id}/lists[/{id}[/move]]`.
+
+    Same rules as the tasks: ownership from `PathUserMixin`, cached reads with ETags, writes
+    through tasks.services with `If-Match`, `Idempotency-Key` on POST. Not paginated (at most
+    500 per user); the counts come with the lists, in the one query that loads them.
+    """
+
+    # Explicitly ordered: Django leaves Meta.ordering out of aggregating queries.
+    queryset = TaskList.objects.with_counts().order_by("position", "-id")
+    serializer_class = TaskListSerializer
+    pagination_class = None
+    lookup_value_regex = r"[0-9]{1,18}"
+
+    def read_cache_key(self) -> str | None:
+        if self.action == "list":
+            return caching.user_key("lists", self.request)
+        if self.action == "retrieve":
+            return caching.user_key("tasklist", self.request, self.kwargs["pk"])
+        return None
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        return self.cached_read(partial(super().list, request, *args, **kwargs))
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        return self.cached_read(partial(super().retrieve, request, *args, **kwargs))
+
+    def counted(self, task_list: TaskList) -> TaskList:
+        """The list as a GET answers it, counts included (one query)."""
+        return self.get_queryset().get(pk=task_list.pk)
+
+    def perform_create(self, serializer: TaskListSerializer) -> None:
+        task_list = list_create(user=self.request.user, data=serializer.validated_data)
+        task_list.task_count = task_list.pending_count = 0
+        serializer.instance = task_list
+
+    def get_success_headers(self, data: dict[str, Any]) -> dict[str, str]:
+        return {"Location": f"/api/{self.kwargs['user_id']}/lists/{data['id']}"}
+
+    def perform_update(self, serializer: TaskListSerializer) -> None:
+        task_list = list_update(
+            task_list=serializer.instance,
+            data=serializer.validated_data,
+            if_match=self.request.headers.get("If-Match"),
+        )
+        serializer.instance = self.counted(task_list)
+
+    def perform_destroy(self, instance: TaskList) -> None:
+        list_delete(task_list=instance, if_match=self.request.headers.get("If-Match"))
+
+    @action(detail=True, methods=["post"], serializer_class=ListMoveSerializer)
+    def move(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Place the list before/after another of the user's lists, or at the end."""
+        body = ListMoveSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        task_list = list_move(
+            task_list=self.get_object(),
+            before=body.validated_data.get("before"),
+            after=body.validated_data.get("after"),
+            if_match=request.headers.get("If-Match"),
+        )
+        return Response(TaskListSerializer(self.counted(task_list)).data)

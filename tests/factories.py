@@ -1,8 +1,8 @@
 import factory
 
 from accounts.models import User, generate_user_id
-from tasks.models import Task
-from tasks.services import task_create
+from tasks.models import Task, TaskList
+from tasks.services import list_create, task_create
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -33,3 +33,17 @@ class TaskFactory(factory.django.DjangoModelFactory):
             Task.objects.filter(pk=task.pk).update(created_at=created_at)
             task.created_at = created_at
         return task
+
+
+class TaskListFactory(factory.django.DjangoModelFactory):
+    """Lists made through the write path, at the end of their owner's lists."""
+
+    class Meta:
+        model = TaskList
+
+    user = factory.SubFactory(UserFactory)
+    name = factory.Sequence(lambda n: f"List {n}")
+
+    @classmethod
+    def _create(cls, model_class: type[TaskList], user: User, **fields) -> TaskList:
+        return list_create(user=user, data=fields)

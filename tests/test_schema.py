@@ -93,6 +93,7 @@ def test_task_response_examples_show_every_field_the_api_answers(schema):
         "updateTask",
         "patchTask",
         "completeTask",
+        "moveTask",
     }
 
 

@@ -8,8 +8,8 @@ from django.urls import reverse
 from accounts.models import User
 from core import admin_paginator
 from core.admin_paginator import EstimatedCountPaginator
-from tasks.models import Task
-from tests.factories import TaskFactory, UserFactory
+from tasks.models import Task, TaskList
+from tests.factories import TaskFactory, TaskListFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -18,6 +18,7 @@ requires_postgresql = pytest.mark.skipif(
 )
 
 TASKS_URL = reverse("admin:tasks_task_changelist")
+LISTS_URL = reverse("admin:tasks_tasklist_changelist")
 USERS_URL = reverse("admin:accounts_user_changelist")
 
 
@@ -62,6 +63,8 @@ class TestTaskList:
             "priority",
             "due at",
             "repeats",
+            "list",
+            "parent",
             "updated at",
         ]
 
@@ -308,3 +311,105 @@ class TestSignIn:
             assert client.get(reverse("admin:login"), REMOTE_ADDR="203.0.113.21").status_code == 200
 
         assert self.sign_in(client, self.PASSWORD, address="203.0.113.21").status_code == 302
+
+
+class TestListsAndSubtasks:
+    def edit(self, admin_client, task: Task, **fields: object):
+        return admin_client.post(
+            reverse("admin:tasks_task_change", args=[task.pk]),
+            {
+                "user": task.user_id,
+                "title": task.title,
+                "description": "",
+                "priority": "0",
+                "tags": "[]",
+                **fields,
+            },
+        )
+
+    def test_lists_show_their_task_counts_in_constant_queries(self, admin_client, user):
+        task_list = TaskListFactory(user=user)
+        TaskFactory(user=user, list_id=task_list.id)
+        TaskFactory(user=user, list_id=task_list.id, completed=True)
+        admin_client.get(LISTS_URL)
+        for_one = queries_for_page(admin_client, LISTS_URL)
+        for _ in range(10):
+            TaskFactory(user=user, list_id=TaskListFactory(user=user).id)
+
+        response = admin_client.get(LISTS_URL)
+
+        assert queries_for_page(admin_client, LISTS_URL) == for_one
+        row = next(item for item in response.context["cl"].result_list if item.pk == task_list.pk)
+        assert (row.task_count, row.pending_count) == (2, 1)
+        assert f"{TASKS_URL}?list={task_list.pk}" in response.content.decode()
+
+    def test_tasks_filter_by_list_and_inbox(self, admin_client, user):
+        task_list = TaskListFactory(user=user)
+        listed = TaskFactory(user=user, list_id=task_list.id)
+        inbox = TaskFactory(user=user)
+
+        by_list = admin_client.get(TASKS_URL, {"list": task_list.pk})
+        by_inbox = admin_client.get(TASKS_URL, {"list": "inbox"})
+
+        assert [task.pk for task in by_list.context["cl"].result_list] == [listed.pk]
+        assert [task.pk for task in by_inbox.context["cl"].result_list] == [inbox.pk]
+
+    def test_a_parent_set_in_the_admin_follows_the_api_rules(self, admin_client, user):
+        task_list = TaskListFactory(user=user)
+        parent = TaskFactory(user=user, list_id=task_list.id)
+        task = TaskFactory(user=user)
+
+        response = self.edit(admin_client, task, parent=parent.pk)
+
+        assert response.status_code == 302
+        task.refresh_from_db()
+        assert (task.parent_id, task.list_id) == (parent.pk, task_list.pk)
+
+    def test_a_bad_parent_is_a_form_error(self, admin_client, user, other_user):
+        parent = TaskFactory(user=user)
+        subtask = TaskFactory(user=user, parent_id=parent.pk)
+        theirs = TaskFactory(user=other_user)
+        task = TaskFactory(user=user)
+
+        for bad in (subtask.pk, theirs.pk, task.pk):
+            response = self.edit(admin_client, task, parent=bad)
+            assert response.status_code == 200
+            assert "parent" in response.context["adminform"].form.errors
+        assert Task.objects.get(pk=task.pk).parent_id is None
+
+    def test_completing_in_the_admin_completes_subtasks(self, admin_client, user):
+        parent = TaskFactory(user=user)
+        subtask = TaskFactory(user=user, parent_id=parent.pk)
+
+        admin_client.post(
+            TASKS_URL, {"action": "mark_complete", "_selected_action": [parent.pk]}, follow=True
+        )
+
+        assert Task.objects.get(pk=subtask.pk).completed is True
+
+    def test_deleting_a_list_in_the_admin_deletes_its_tasks(self, admin_client, user):
+        task_list = TaskListFactory(user=user)
+        TaskFactory(user=user, list_id=task_list.id)
+
+        response = admin_client.post(
+            reverse("admin:tasks_tasklist_delete", args=[task_list.pk]), {"post": "yes"}
+        )
+
+        assert response.status_code == 302
+        assert not TaskList.objects.exists() and not Task.objects.exists()
+
+    def test_a_list_added_in_the_admin_goes_through_the_services(self, admin_client, user):
+        TaskListFactory(user=user, name="Work")
+
+        taken = admin_client.post(
+            reverse("admin:tasks_tasklist_add"), {"user": user.pk, "name": "WORK"}
+        )
+        added = admin_client.post(
+            reverse("admin:tasks_tasklist_add"), {"user": user.pk, "name": "Home"}
+        )
+
+        assert taken.status_code == 200
+        assert added.status_code == 302
+        assert (
+            TaskList.objects.get(name="Home").position > TaskList.objects.get(name="Work").position
+        )

@@ -242,3 +242,50 @@ def test_a_reader_polling_during_8_concurrent_writers_ends_with_exactly_the_serv
     everything = reader.get(f"/api/{user.id}/tasks", {"limit": 500}).json()
     assert len(everything) > 50
     assert copy == {task["id"]: task for task in everything}
+
+
+class TestLists:
+    def test_list_writes_and_the_counts_tasks_move_are_in_the_feed(self, owner_client, user):
+        cursor = start(owner_client, user)
+        lists, tasks = f"/api/{user.id}/lists", f"/api/{user.id}/tasks"
+        groceries = owner_client.post(lists, {"name": "Groceries"}, format="json").json()
+        cursor = since(owner_client, user, cursor)["cursor"]
+
+        task = owner_client.post(
+            tasks, {"title": "milk", "list_id": groceries["id"]}, format="json"
+        ).json()
+        answer = since(owner_client, user, cursor)
+
+        assert [(c["type"], c["id"]) for c in answer["changes"]] == [
+            ("task.changed", task["id"]),
+            ("list.changed", groceries["id"]),
+        ]
+        assert answer["changes"][1]["data"] == owner_client.get(f"{lists}/{groceries['id']}").json()
+        assert answer["changes"][1]["data"]["task_count"] == 1
+
+        owner_client.patch(f"{tasks}/{task['id']}", {"title": "oat milk"}, format="json")
+        renamed = since(owner_client, user, answer["cursor"])
+        assert [(c["type"], c["id"]) for c in renamed["changes"]] == [("task.changed", task["id"])]
+
+    def test_deleting_a_list_reports_it_and_its_tasks_deleted(self, owner_client, user):
+        lists, tasks = f"/api/{user.id}/lists", f"/api/{user.id}/tasks"
+        work = owner_client.post(lists, {"name": "Work"}, format="json").json()
+        task = owner_client.post(tasks, {"title": "report", "list_id": work["id"]}, format="json")
+        cursor = start(owner_client, user)
+
+        owner_client.delete(f"{lists}/{work['id']}")
+
+        assert sorted(
+            (c["type"], c["id"], c["data"]) for c in since(owner_client, user, cursor)["changes"]
+        ) == [
+            ("list.deleted", work["id"], None),
+            ("task.deleted", task.json()["id"], None),
+        ]
+
+
+def test_a_user_with_tasks_and_changes_can_be_deleted(user):
+    TaskFactory.create_batch(2, user=user)
+
+    user.delete()
+
+    assert not Task.objects.exists()

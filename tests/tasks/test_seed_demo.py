@@ -5,7 +5,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from accounts.models import User
-from tasks.models import Task
+from tasks.models import Task, TaskList
 
 pytestmark = pytest.mark.django_db
 
@@ -70,3 +70,22 @@ def test_big_user_gets_its_own_tasks():
 def test_rejects_nonsense_counts():
     with pytest.raises(CommandError):
         seed("--users", "0", "--tasks", "5")
+
+
+def test_makes_lists_and_subtasks_that_follow_the_rules():
+    seed("--users", "4", "--tasks", "300", "--seed", "3", "--batch-size", "40")
+    seed("--users", "4", "--tasks", "100", "--seed", "4")  # again: positions go on
+
+    assert TaskList.objects.exists()
+    assert Task.objects.count() == 400
+    subtasks = Task.objects.filter(parent__isnull=False).select_related("parent")
+    assert subtasks.exists()
+    for subtask in subtasks:
+        assert subtask.parent.parent_id is None
+        assert subtask.list_id == subtask.parent.list_id
+        assert subtask.user_id == subtask.parent.user_id
+        assert subtask.completed or not subtask.parent.completed
+    for task in Task.objects.filter(list__isnull=False).select_related("list"):
+        assert task.list.user_id == task.user_id
+    groups = Task.objects.values_list("user_id", "list_id", "parent_id", "position")
+    assert len(set(groups)) == 400

@@ -1,4 +1,5 @@
-"""`manage.py seed_demo`: realistic demo users and tasks, in bulk, for demos and load tests."""
+"""`manage.py seed_demo`: realistic demo users, lists and tasks (some of them subtasks), in
+bulk, for demos and load tests."""
 
 import random
 import time
@@ -8,11 +9,13 @@ from typing import Any
 
 from django.contrib.auth.hashers import make_password
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db.models import Max
 from django.utils import timezone
 
 from accounts.models import User, generate_user_id
-from tasks.models import Priority, Task
-from tasks.services import tasks_import
+from tasks.models import Priority, Task, TaskList
+from tasks.positions import position_after, positions_for
+from tasks.services import lists_import, task_ids_reserve, tasks_import
 
 VERBS = [
     "Buy",
@@ -85,6 +88,48 @@ TAGS = [
 ]
 PRIORITY_WEIGHTS = {Priority.NONE: 40, Priority.LOW: 25, Priority.MEDIUM: 20, Priority.HIGH: 15}
 BIG_USER_EMAIL = "demo-big@example.com"
+LIST_NAMES = [("Home", "#34a853"), ("Work", "#4285f4"), ("Errands", None), ("Reading", "#fbbc05")]
+SUBTASK_SHARE = 0.15
+INBOX_SHARE = 0.4
+
+Group = tuple[str, int | None, int | None]
+
+
+class Placer:
+    """Where generated tasks go: each user's lists, the last position of every sibling group
+    (continuing after the tasks already there, so running twice keeps positions distinct),
+    and recent top-level tasks that may take subtasks."""
+
+    def __init__(self, rng: random.Random, user_ids: list[str]) -> None:
+        self.rng = rng
+        self.lists: dict[str, list[int]] = {}
+        for user_id, list_id in TaskList.objects.filter(user_id__in=user_ids).values_list(
+            "user_id", "pk"
+        ):
+            self.lists.setdefault(user_id, []).append(list_id)
+        self.last: dict[Group, str] = {
+            (row["user_id"], row["list_id"], row["parent_id"]): row["last"]
+            for row in Task.objects.filter(user_id__in=user_ids)
+            .values("user_id", "list_id", "parent_id")
+            .annotate(last=Max("position"))
+        }
+        # A user's last generated top-level task: (id, list_id, completed).
+        self.parents: dict[str, tuple[int, int | None, bool]] = {}
+
+    def place(self, task: Task) -> None:
+        """Set the task's list, parent and position (its id is set already)."""
+        parent = self.parents.get(task.user_id)
+        if parent is not None and self.rng.random() < SUBTASK_SHARE:
+            task.parent_id, task.list_id, parent_completed = parent
+            # Completing a parent completes its subtasks.
+            task.completed = task.completed or parent_completed
+        else:
+            lists = self.lists.get(task.user_id)
+            if lists and self.rng.random() >= INBOX_SHARE:
+                task.list_id = self.rng.choice(lists)
+            self.parents[task.user_id] = (task.pk, task.list_id, task.completed)
+        group = (task.user_id, task.list_id, task.parent_id)
+        task.position = self.last[group] = position_after(self.last.get(group))
 
 
 class Command(BaseCommand):
@@ -126,15 +171,24 @@ class Command(BaseCommand):
         started = time.monotonic()
 
         user_ids = demo_users([f"demo-{n}@example.com" for n in range(1, users + 1)])
+        # Lists and placement draw from streams of their own: the tasks' content stays the same
+        # for one seed whether or not the lists existed already.
+        demo_lists(random.Random(options["seed"]), user_ids, now)
+        placer = Placer(random.Random(options["seed"]), user_ids)
         self.insert(
-            (fake_task(rng, rng.choice(user_ids), now) for _ in range(tasks)), tasks, batch_size
+            (fake_task(rng, rng.choice(user_ids), now) for _ in range(tasks)),
+            tasks,
+            batch_size,
+            placer,
         )
         if big_user_tasks:
             [big_user_id] = demo_users([BIG_USER_EMAIL])
+            demo_lists(random.Random(options["seed"]), [big_user_id], now)
             self.insert(
                 (fake_task(rng, big_user_id, now) for _ in range(big_user_tasks)),
                 big_user_tasks,
                 batch_size,
+                Placer(random.Random(options["seed"]), [big_user_id]),
             )
             self.stdout.write(f"{BIG_USER_EMAIL} has id {big_user_id}.")
         elapsed = time.monotonic() - started
@@ -143,9 +197,12 @@ class Command(BaseCommand):
             f"users in {elapsed:.1f}s."
         )
 
-    def insert(self, tasks: Iterator[Task], total: int, batch_size: int) -> None:
+    def insert(self, tasks: Iterator[Task], total: int, batch_size: int, placer: Placer) -> None:
         done = 0
         for batch in batches(tasks, batch_size):
+            for task, pk in zip(batch, task_ids_reserve(count=len(batch)), strict=True):
+                task.pk = pk
+                placer.place(task)
             done += tasks_import(tasks=batch)
             self.progress(done, total)
         if self.show_progress and total:
@@ -175,6 +232,28 @@ def demo_users(emails: list[str]) -> list[str]:
     )
     existing.update(User.objects.filter(email__in=missing).values_list("email", "id"))
     return [existing[email] for email in emails]
+
+
+def demo_lists(rng: random.Random, user_ids: list[str], now: datetime) -> None:
+    """Up to four lists for each user who has none yet, in manual order."""
+    have = set(TaskList.objects.filter(user_id__in=user_ids).values_list("user_id", flat=True))
+    lists = []
+    for user_id in user_ids:
+        if user_id in have:
+            continue
+        chosen = LIST_NAMES[: rng.randint(0, len(LIST_NAMES))]
+        for (name, color), position in zip(chosen, positions_for(len(chosen)), strict=True):
+            lists.append(
+                TaskList(
+                    user_id=user_id,
+                    name=name,
+                    color=color,
+                    position=position,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+    lists_import(lists=lists)
 
 
 def fake_task(rng: random.Random, user_id: str, now: datetime) -> Task:
