@@ -1,4 +1,5 @@
-from datetime import datetime
+import copy
+from datetime import UTC, datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -189,6 +190,53 @@ class TaskSerializer(serializers.ModelSerializer):
 
     def save(self, **kwargs: Any) -> Task:
         raise NotImplementedError("Tasks change through tasks.services, not serializer.save().")
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        """ModelSerializer builds every field from the model anew for each serializer; it
+        depends only on the class, so it is built once and deep-copied (DRF binds fields to
+        the serializer using them). docs/performance.md has what this saves a write."""
+        built = BUILT_FIELDS.get(type(self))
+        if built is None:
+            built = BUILT_FIELDS[type(self)] = super().get_fields()
+        return copy.deepcopy(built)
+
+    def to_representation(self, task: Task) -> dict[str, Any]:
+        """The dict DRF's fields would produce, written out: every task answer, list page and
+        change feed entry goes through here, and DRF's generic walk over the fields costs
+        more than twice the rest of an uncached list (docs/performance.md).
+        test_serializers holds it equal to DRF's output."""
+        return {
+            "id": task.id,
+            "user_id": task.user_id,
+            "title": task.title,
+            "description": task.description,
+            "completed": task.completed,
+            "completed_at": rfc3339(task.completed_at),
+            "priority": Priority(task.priority).label,
+            "due_at": rfc3339(task.due_at),
+            "tags": task.tags,
+            "list_id": task.list_id,
+            "parent_id": task.parent_id,
+            "position": task.position,
+            "created_at": rfc3339(task.created_at),
+            "updated_at": rfc3339(task.updated_at),
+            "recurrence": task.recurrence,
+            "timezone": task.timezone,
+            "series_id": task.series_id,
+            "series_start": rfc3339(task.series_start),
+            "next_occurrence_id": task.next_occurrence_id,
+        }
+
+
+# A serializer class's fields as ModelSerializer built them (TaskSerializer.get_fields).
+BUILT_FIELDS: dict[type, dict[str, serializers.Field]] = {}
+
+
+def rfc3339(moment: datetime | None) -> str | None:
+    """As DRF writes datetimes: ISO 8601 in UTC, with a `Z`."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 class TaskListSerializer(serializers.ModelSerializer):

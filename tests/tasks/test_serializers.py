@@ -3,6 +3,7 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from rest_framework import serializers
 
 from tasks.models import Priority
 from tasks.serializers import TaskSerializer
@@ -39,3 +40,38 @@ def test_saving_through_the_serializer_is_refused():
 
     with pytest.raises(NotImplementedError, match="tasks.services"):
         serializer.save()
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {},
+        {"description": "Two litres", "completed": True, "priority": Priority.HIGH},
+        {"due_at": datetime(2026, 12, 1, 9, 30, tzinfo=UTC), "tags": ["home", "money"]},
+        {"due_at": datetime(2027, 1, 1, tzinfo=UTC) + timedelta(microseconds=7)},
+        {"title": "Ünïcödé ✓", "description": "", "priority": Priority.LOW},
+        {
+            "recurrence": "FREQ=DAILY",
+            "timezone": "Europe/Berlin",
+            "due_at": datetime(2027, 3, 1, tzinfo=UTC),
+        },
+    ],
+)
+def test_the_written_out_representation_equals_drfs(fields):
+    task = TaskFactory(**fields)
+    task.refresh_from_db()
+
+    drf = serializers.ModelSerializer.to_representation(TaskSerializer(), task)
+
+    assert TaskSerializer(task).data == drf
+    assert list(TaskSerializer(task).data) == list(drf) == TaskSerializer.Meta.fields
+
+
+def test_a_subtask_in_a_list_is_represented_as_drf_would(user):
+    parent = TaskFactory(user=user)
+    child = TaskFactory(user=user, parent_id=parent.id)
+    child.refresh_from_db()
+
+    drf = serializers.ModelSerializer.to_representation(TaskSerializer(), child)
+
+    assert TaskSerializer(child).data == drf
