@@ -129,6 +129,8 @@ def proxy_config(listen_port: int, upstream_port: int, workdir: Path) -> str:
     replacements = {
         r"listen 8000;": f"listen 127.0.0.1:{listen_port};",
         r"server web:8000;": f"server 127.0.0.1:{upstream_port};",
+        # The tests' gunicorn serves the event stream's route too.
+        r"server events:8001;": f"server 127.0.0.1:{upstream_port};",
         r"worker_processes auto;": "worker_processes 2;",
         r"access_log /dev/stdout api;": (
             f"access_log {workdir / 'access.log'} api;\n"

@@ -93,6 +93,14 @@ def test_a_script_name_header_changes_nothing(proxy: Server, gunicorn: Server, p
     assert b"/evil" not in answer
 
 
+def test_the_event_stream_route_reaches_the_app_through_its_own_location(proxy: Server):
+    """Its own upstream (the ASGI process in production; the tests' gunicorn here)."""
+    status, headers, body = get(proxy.port, f"/api/{USER}/events")
+
+    assert status == 401  # no token: the app's answer, through the events location
+    assert headers["Content-Type"] == "application/json"
+
+
 def test_gunicorn_down_is_a_json_502_with_retry_after(proxy: Server, gunicorn: Server):
     """Last in this module: it stops the gunicorn the proxy forwards to."""
     stop(gunicorn.process)
