@@ -1,11 +1,13 @@
 import hashlib
 import secrets
+import threading
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpResponseBase, StreamingHttpResponse
+from django.db import connection
+from django.http import HttpRequest, HttpResponseBase, StreamingHttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -117,6 +119,19 @@ class EventStreamView(PathUserMixin, APIView):
 
     authentication_classes = [TicketAuthentication, BearerTokenAuthentication]
 
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        """Opens the stream with at most OPENING_AT_ONCE others, and lets go of the database
+        connection before the stream starts. The ASGI server runs each request's sync code in
+        a thread of its own, without limit: a burst of reconnecting streams (after a deploy,
+        say) would otherwise open a database connection each, all at once; and a stream's
+        connection would stay open, idle, for as long as the stream does (it reads the feed
+        from threads of its own)."""
+        with OPENING:
+            try:
+                return super().dispatch(request, *args, **kwargs)
+            finally:
+                connection.close()
+
     def perform_content_negotiation(self, request: Request, force: bool = False) -> tuple:
         # EventSource asks for text/event-stream; errors before the stream are JSON anyway.
         renderer = self.get_renderers()[0]
@@ -152,6 +167,8 @@ class EventStreamView(PathUserMixin, APIView):
 
 
 TICKET_LIFETIME = timedelta(seconds=60)
+OPENING_AT_ONCE = 8
+OPENING = threading.BoundedSemaphore(OPENING_AT_ONCE)
 
 
 def token_expiry(auth: Any) -> float:
