@@ -1,15 +1,31 @@
 """Bearer-token authentication: Better Auth's tokens (shared secret or JWKS) and our own."""
 
+import re
 from typing import Any
 
 from rest_framework.request import Request
 from rest_framework_simplejwt.authentication import AUTH_HEADER_TYPE_BYTES, JWTAuthentication
 from rest_framework_simplejwt.backends import TokenBackend
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken, TokenError
-from rest_framework_simplejwt.tokens import AccessToken, Token
+from rest_framework_simplejwt.tokens import AccessToken, RefreshToken, Token
 
 from accounts.models import USER_ID_RE, User
 from accounts.tokens import better_auth_token_backend
+
+TIME_CLAIMS = ("exp", "nbf", "iat")
+
+
+def check_time_claims(payload: dict[str, Any]) -> None:
+    """Refuses a time claim that is not a JSON number, as RFC 7519 requires.
+
+    PyJWT accepts a string that `int()` can read ("1796160000"), and SimpleJWT's own expiry
+    check then fails on it with a TypeError: without this, a correctly signed token with a
+    string `exp` would be a 500 rather than a 401.
+    """
+    for claim in TIME_CLAIMS:
+        value = payload.get(claim)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise TokenError(f"Token '{claim}' claim is not a number")
 
 
 class BearerAccessToken(AccessToken):
@@ -26,6 +42,7 @@ class BearerAccessToken(AccessToken):
         return better_auth_token_backend()
 
     def verify(self) -> None:
+        check_time_claims(self.payload)
         try:
             self.check_exp()
         except (OverflowError, OSError, ValueError) as exc:
@@ -37,10 +54,29 @@ class BearerAccessToken(AccessToken):
             raise TokenError("Token has no valid 'sub' claim")
 
 
+# A claim is free text that PostgreSQL must store: it refuses NUL, and a lone UTF-16
+# surrogate ("\ud800", which JSON can spell) cannot even be encoded as UTF-8.
+UNSTORABLE_CHARACTERS = re.compile("[\x00\ud800-\udfff]")
+
+
+class LocalRefreshToken(RefreshToken):
+    """A refresh token issued here (revocable: logout, password reset), with its claims'
+    types checked before SimpleJWT's own checks."""
+
+    def verify(self, *args: Any, **kwargs: Any) -> None:
+        check_time_claims(self.payload)
+        # Before SimpleJWT's checks: its revocation check reads `jti` first and fails with a
+        # KeyError on a token (such as Better Auth's) that has none.
+        if self.payload.get("token_type") != self.token_type:
+            raise TokenError("Token has wrong type")
+        if not isinstance(self.payload.get("jti"), str):
+            raise TokenError("Token has no id")
+        super().verify(*args, **kwargs)
+
+
 def string_claim(payload: dict[str, Any], name: str, max_length: int) -> str:
     value = payload.get(name)
-    # A display name is free text: a NUL would make PostgreSQL refuse the new user's row.
-    return value.replace("\x00", "")[:max_length] if isinstance(value, str) else ""
+    return UNSTORABLE_CHARACTERS.sub("", value)[:max_length] if isinstance(value, str) else ""
 
 
 class BearerTokenAuthentication(JWTAuthentication):

@@ -6,6 +6,14 @@ every worker. A token whose `kid` is not in the set triggers a re-fetch, at most
 minute across all workers (a `cache.add` marker), so made-up key ids cannot hammer the
 JWKS endpoint. Fetches are bounded by `JWKS_FETCH_TIMEOUT_SECONDS`; when the endpoint is
 down or slow, the keys already known keep working.
+
+Why not PyJWT's `PyJWKClient`: it keeps its key set in one process's memory only, so every
+worker fetches on its own and a fetch made by one serves no other; its re-fetch cooldown for
+an unknown `kid` is per process too (N workers, N fetches a minute for made-up key ids); and
+once its cached set has expired, a failed fetch raises instead of serving the keys it had,
+so an identity-provider outage would fail every token after `lifespan` seconds. Each of
+those is a guarantee this module gives (and its tests check); `PyJWK`, the part of PyJWT
+that parses and checks keys, is used.
 """
 
 import hashlib

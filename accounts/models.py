@@ -92,6 +92,10 @@ class User(AbstractBaseUser, PermissionsMixin):
         validators=[RegexValidator(f"^{USER_ID_PATTERN}$", "Not a valid user id.")],
     )
     email = models.EmailField(unique=True, null=True, blank=True)
+    # A local account's address until its owner follows the verification link; only then is
+    # it moved to `email`, which is unique. So an address nobody has proved they read never
+    # blocks the account it belongs to (a Better Auth user's, say) from having it.
+    pending_email = models.EmailField(blank=True, default="", db_index=True, editable=False)
     name = models.CharField(max_length=255, blank=True, default="")
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)

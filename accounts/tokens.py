@@ -9,10 +9,12 @@ with a public key's bytes).
 
 import functools
 import logging
+import threading
 import time
 from typing import Any
 
 import jwt
+from cachetools import TTLCache
 from django.conf import settings
 from django.dispatch import receiver
 from django.test.signals import setting_changed
@@ -32,7 +34,8 @@ BACKEND_SETTINGS = {"SIMPLE_JWT", "BETTER_AUTH_SECRET", "BETTER_AUTH_JWKS_URL", 
 # from the JWKS is honoured for new tokens until the key set is fetched again
 # (JWKS_CACHE_TTL_SECONDS), and for remembered ones up to this much longer.
 VERIFIED_TOKEN_SECONDS = 60
-# At most this many at once (about 10 MB of Better Auth tokens): when full, it starts over.
+# At most this many at once (about 10 MB of Better Auth tokens): past that, the least
+# recently used goes first.
 VERIFIED_TOKENS_MAX = 4096
 
 
@@ -67,22 +70,28 @@ class BetterAuthTokenBackend(TokenBackend):
         )
         self.jwks_url = jwks_url
         self.jwks_algorithms = frozenset(jwks_algorithms) if jwks_url else frozenset()
-        self.verified: dict[Any, tuple[float, dict[str, Any]]] = {}
+        # cachetools drops an entry VERIFIED_TOKEN_SECONDS after it was stored (on the same
+        # clock as `exp`, time.time), and the least recently used when full; each entry also
+        # carries its own end, exp + leeway, for tokens that expire sooner. Not thread-safe
+        # by itself, and gthread workers share this backend between threads: hence the lock.
+        self.verified: TTLCache[Any, tuple[float, dict[str, Any]]] = TTLCache(
+            maxsize=VERIFIED_TOKENS_MAX, ttl=VERIFIED_TOKEN_SECONDS, timer=time.time
+        )
+        self.verified_lock = threading.Lock()
 
     def decode(self, token: Any, verify: bool = True) -> dict[str, Any]:
         if not verify:
             return self.check(token, verify=False)
-        now = time.time()
-        remembered = self.verified.get(token)
-        if remembered is not None and now < remembered[0]:
+        with self.verified_lock:
+            remembered = self.verified.get(token)
+        if remembered is not None and time.time() < remembered[0]:
             return dict(remembered[1])
         claims = self.check(token)
         expires = claims.get("exp")
         if isinstance(expires, int | float) and not isinstance(expires, bool):
-            if len(self.verified) >= VERIFIED_TOKENS_MAX:
-                self.verified.clear()
-            until = min(now + VERIFIED_TOKEN_SECONDS, expires + self.get_leeway().total_seconds())
-            self.verified[token] = (until, dict(claims))
+            until = expires + self.get_leeway().total_seconds()
+            with self.verified_lock:
+                self.verified[token] = (until, dict(claims))
         return claims
 
     def check(self, token: Any, verify: bool = True) -> dict[str, Any]:

@@ -63,6 +63,19 @@ worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 # The runtime control socket (in $HOME) is not used; containers may not even have a $HOME.
 control_socket_disable = True
 forwarded_allow_ips = env("FORWARDED_ALLOW_IPS", "127.0.0.1")
+# A trusted proxy may set X-Forwarded-Proto and -For, never SCRIPT_NAME or PATH_INFO: the app
+# is always mounted at /, and a SCRIPT_NAME header was an HTML 500 (a path outside it) or an
+# attacker's prefix in every Link URL.
+forwarder_headers = ""
+
+# Request size limits: as large as gunicorn allows, so that every query the API documents
+# fits (20 tags of 32 CJK characters, percent-encoded, overflowed the default 4094-byte
+# request line into an HTML 414). The proxy in front (deploy/nginx/nginx.conf) refuses
+# larger requests first, with JSON bodies; gunicorn's own refusals are HTML.
+limit_request_line = 8190
+limit_request_field_size = 8190
+# The proxy bounds the headers' total size (4 x 8 KiB); their count need not refuse earlier.
+limit_request_fields = 32768
 
 # gunicorn names itself in a `Server` header on every response; say nothing instead.
 gunicorn.http.wsgi.SERVER = ""

@@ -108,6 +108,8 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    # Refresh tokens issued here can be revoked (logout, password reset).
+    "rest_framework_simplejwt.token_blacklist",
     "pgtrigger",
     "accounts",
     "tasks",
@@ -159,6 +161,8 @@ def database_config(
     connect_timeout: int,
     health_checks: bool,
     health_check_idle_seconds: float,
+    statement_timeout: float = 0,
+    idle_in_transaction_timeout: float = 0,
 ) -> dict:
     """Django's settings for the database at `url`.
 
@@ -167,7 +171,15 @@ def database_config(
     pooled endpoint): consecutive transactions may then run on different server connections,
     so neither server-side cursors nor prepared statements may outlive a transaction.
     PostgreSQL runs on `core.postgresql`, which checks a kept connection's health only
-    when it has been idle for over `health_check_idle_seconds`.
+    when it has been idle for over `health_check_idle_seconds`, and ends a call the server
+    leaves unanswered for `statement_timeout` plus 2 seconds.
+
+    The server ends a statement after `statement_timeout` seconds and a session left idle
+    inside a transaction after `idle_in_transaction_timeout` (0: no limit). They are sent as
+    libpq `options` in session mode; a pooler in transaction mode refuses or ignores those
+    (PgBouncer's `ignore_startup_parameters`), so there they are set on the database role
+    instead (docs/deployment.md). TCP keepalives and `tcp_user_timeout` find a server that
+    vanished from the network (a dead host, a dropped NAT entry) within about 30 seconds.
     """
     if pool_mode not in {"session", "transaction"}:
         raise ImproperlyConfigured(
@@ -182,6 +194,25 @@ def database_config(
         options = config.setdefault("OPTIONS", {})
         # Bounds how long a request (and /readyz) waits for an unreachable database.
         options.setdefault("connect_timeout", connect_timeout)
+        for name, value in [
+            ("keepalives", 1),
+            ("keepalives_idle", 10),
+            ("keepalives_interval", 5),
+            ("keepalives_count", 3),
+            ("tcp_user_timeout", 30_000),
+        ]:
+            options.setdefault(name, value)
+        timeouts = {
+            "statement_timeout": statement_timeout,
+            "idle_in_transaction_session_timeout": idle_in_transaction_timeout,
+        }
+        if pool_mode == "session" and any(timeouts.values()):
+            server_options = " ".join(
+                f"-c {name}={int(seconds * 1000)}" for name, seconds in timeouts.items() if seconds
+            )
+            options["options"] = f"{options.get('options', '')} {server_options}".strip()
+        if statement_timeout:
+            config["QUERY_DEADLINE_SECONDS"] = statement_timeout + 2
         if pool_mode == "transaction":
             config["DISABLE_SERVER_SIDE_CURSORS"] = True
             options["prepare_threshold"] = None
@@ -200,6 +231,10 @@ DATABASES = {
         # failing that request. Busy connections skip it (core/postgresql/base.py).
         health_checks=env.bool("DATABASE_HEALTH_CHECKS", default=True),
         health_check_idle_seconds=env.float("DATABASE_HEALTH_CHECK_IDLE_SECONDS", 1),
+        # This API's statements take milliseconds (docs/performance.md); one past 5 s is a
+        # runaway or a hung server. Long commands and migrations set 0 (no limit).
+        statement_timeout=env.float("DATABASE_STATEMENT_TIMEOUT", default=5),
+        idle_in_transaction_timeout=env.float("DATABASE_IDLE_IN_TRANSACTION_TIMEOUT", default=30),
     )
 }
 
@@ -296,6 +331,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "tasks": env_rate("API_RATE_LIMIT", "1200/min"),
         "auth": env_rate("AUTH_THROTTLE_RATE", "10/min"),
+        "admin_login": env_rate("ADMIN_LOGIN_RATE", "10/min"),
     },
     # Throttles key anonymous clients by address: trust only as many X-Forwarded-For hops
     # as there are proxies of our own in front, so a client cannot pick a fresh address.
@@ -335,7 +371,40 @@ if LOCAL_AUTH_ENABLED and not BETTER_AUTH_SECRET:
         "LOCAL_AUTH_ENABLED needs BETTER_AUTH_SECRET: the tokens it issues are signed with it."
     )
 
+# On: a new local account gets tokens only once it followed the link mailed to its address
+# (register answers 202 instead of 201 with tokens). Off by default, as the contract's
+# register answers; turn it on for a public deployment (docs/security.md).
+LOCAL_AUTH_EMAIL_VERIFICATION = env.bool("LOCAL_AUTH_EMAIL_VERIFICATION", default=False)
+# The frontend's pages that take the mailed links: `?uid=…&token=…` is appended.
+LOCAL_AUTH_VERIFY_EMAIL_URL = env.str("LOCAL_AUTH_VERIFY_EMAIL_URL", "") or (
+    "http://localhost:3000/verify-email" if DEBUG else ""
+)
+LOCAL_AUTH_PASSWORD_RESET_URL = env.str("LOCAL_AUTH_PASSWORD_RESET_URL", "") or (
+    "http://localhost:3000/reset-password" if DEBUG else ""
+)
+# Mail: printed to the console in development; SMTP (EMAIL_HOST, ...) otherwise.
+EMAIL_BACKENDS = {
+    "console": "django.core.mail.backends.console.EmailBackend",
+    "smtp": "django.core.mail.backends.smtp.EmailBackend",
+}
+EMAIL_BACKEND_NAME = (env.str("EMAIL_BACKEND", "") or ("console" if DEBUG else "smtp")).lower()
+if EMAIL_BACKEND_NAME not in EMAIL_BACKENDS:
+    raise ImproperlyConfigured(
+        f"EMAIL_BACKEND must be smtp or console, not {EMAIL_BACKEND_NAME!r}."
+    )
+EMAIL_BACKEND = EMAIL_BACKENDS[EMAIL_BACKEND_NAME]
+EMAIL_HOST = env.str("EMAIL_HOST", "") or "localhost"
+EMAIL_PORT = env.int("EMAIL_PORT", default=587)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=True)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT_SECONDS", default=10)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", "") or "todo@localhost"
+# Mailed links (verification, password reset) work for this long, and once.
+PASSWORD_RESET_TIMEOUT = env.int("LOCAL_AUTH_LINK_TTL", default=24 * 3600)
+
 JWT_ALGORITHMS = env.list("JWT_ALGORITHMS", default=["EdDSA", "ES256", "ES512", "RS256", "PS256"])
+
 if unsupported := sorted(set(JWT_ALGORITHMS) - SUPPORTED_JWKS_ALGORITHMS):
     raise ImproperlyConfigured(
         f"JWT_ALGORITHMS may only name {', '.join(sorted(SUPPORTED_JWKS_ALGORITHMS))}; "
@@ -434,7 +503,10 @@ LOGGING = {
     "disable_existing_loggers": False,
     "filters": {"request_id": {"()": "core.middleware.RequestIDLogFilter"}},
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "plain": {
+            "()": "core.logging.PlainFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s",
+        },
         "json": {"()": "core.logging.JsonFormatter"},
     },
     "handlers": {

@@ -3,6 +3,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularRedocView, SpectacularSwaggerView
 
 from accounts.models import USER_ID_PATTERN
+from accounts.throttles import throttle_sign_in_attempts
 from core import errors
 from core.health import HealthView, ReadinessView
 from core.views import SchemaView, index
@@ -14,6 +15,8 @@ admin.site.index_title = "Users and tasks"
 
 urlpatterns = [
     path("", index, name="index"),
+    # Before the admin's own routes: its login form has no rate limit of its own.
+    path("admin/login/", throttle_sign_in_attempts(admin.site.login)),
     path("admin/", admin.site.urls),
     re_path(r"^healthz/?$", HealthView.as_view(), name="healthz"),
     re_path(r"^readyz/?$", ReadinessView.as_view(), name="readyz"),

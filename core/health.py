@@ -19,6 +19,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.postgresql.base import deadline_override
+
 logger = logging.getLogger(__name__)
 
 CHECK_NAMES = ("database", "cache")
@@ -38,11 +40,20 @@ ReadinessSerializer = inline_serializer(
 )
 
 
+# A server that accepted the query but does not answer it within this is not ready.
+DATABASE_ANSWER_SECONDS = 2
+
+
 def database_answers() -> bool:
-    """`SELECT 1` on the request's connection (its connect timeout bounds a dead server)."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
-        return cursor.fetchone() == (1,)
+    """`SELECT 1` on the request's connection: its connect timeout bounds an unreachable
+    server, and `DATABASE_ANSWER_SECONDS` (core.postgresql's watchdog) one that hangs."""
+    token = deadline_override.set(DATABASE_ANSWER_SECONDS)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            return cursor.fetchone() == (1,)
+    finally:
+        deadline_override.reset(token)
 
 
 def cache_answers() -> bool:

@@ -93,7 +93,7 @@ def read_at_most(stream: BinaryIO, limit: int) -> bytes:
 
 
 class RequestBodyLimitMiddleware:
-    """Refuses request bodies over `REQUEST_BODY_MAX_BYTES` with a JSON 413 (API.md §7).
+    """Refuses request bodies over `REQUEST_BODY_MAX_BYTES` with a JSON 413.
 
     DRF's JSON parser reads the request stream itself, so Django's
     `DATA_UPLOAD_MAX_MEMORY_SIZE` (which guards form parsing and `request.body`) never sees a

@@ -152,7 +152,7 @@ def strip_optional_trailing_slash(
     """Routes match with and without a trailing slash (`/?$`); document them once, without.
 
     drf-spectacular renders the optional slash as a slash, so `/api/{user_id}/tasks/` would be
-    documented although clients (and this README) write `/api/{user_id}/tasks`.
+    documented although clients (and the README) write `/api/{user_id}/tasks`.
     """
     seen: set[tuple[str, str]] = set()
     cleaned = []

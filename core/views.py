@@ -10,6 +10,7 @@ from django.views.decorators.http import require_safe
 from drf_spectacular.views import SpectacularAPIView
 
 from core.openapi import OpenApiHtmlRenderer
+from core.schema_view import CachedSchemaView
 
 LINKS = {
     "docs": "/api/docs/",
@@ -32,9 +33,9 @@ def index(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"name": "Todo API", **links})
 
 
-class SchemaView(SpectacularAPIView):
+class SchemaView(CachedSchemaView):
     """The OpenAPI document: YAML by default, JSON for `Accept: application/json` or
     `?format=json`, and a readable page for a browser (which would otherwise download the
-    YAML, or get a 406 for `Accept: text/html`)."""
+    YAML, or get a 406 for `Accept: text/html`); each generated once per process."""
 
     renderer_classes = [*SpectacularAPIView.renderer_classes, OpenApiHtmlRenderer]

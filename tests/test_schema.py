@@ -4,8 +4,10 @@ import re
 
 import pytest
 from django.core.management import call_command
+from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
+from core.schema_view import CachedSchemaView
 from tasks.serializers import TaskSerializer
 
 pytestmark = pytest.mark.django_db
@@ -170,3 +172,49 @@ def test_the_schema_ignores_a_stale_token():
     response = APIClient().get("/api/schema/", HTTP_AUTHORIZATION="Bearer expired.or.garbage")
 
     assert response.status_code == 200
+
+
+def component(schema: dict, reference: dict) -> dict:
+    return schema["components"]["schemas"][reference["$ref"].rsplit("/", 1)[1]]
+
+
+def test_refresh_documents_its_answer_as_access_alone(schema):
+    operation = schema["paths"]["/api/auth/token/refresh"]["post"]
+    body = operation["responses"]["200"]["content"]["application/json"]["schema"]
+
+    assert component(schema, body)["required"] == ["access"]
+    assert set(component(schema, body)["properties"]) == {"access"}
+
+
+def test_the_schema_is_generated_once_per_process(monkeypatch):
+    CachedSchemaView.forget()
+    generated = []
+    real_get_schema = SchemaGenerator.get_schema
+
+    def counting_get_schema(self, *args, **kwargs):
+        generated.append(1)
+        return real_get_schema(self, *args, **kwargs)
+
+    monkeypatch.setattr(SchemaGenerator, "get_schema", counting_get_schema)
+    client = APIClient()
+
+    first = client.get("/api/schema/")
+    again = client.get("/api/schema/?version=2&lang=de")
+    as_json = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    json_again = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+
+    assert len(generated) == 1
+    assert first.content == again.content
+    assert first["Content-Type"] == "application/vnd.oai.openapi; charset=utf-8"
+    assert as_json.json()["openapi"].startswith("3.")
+    assert as_json.content == json_again.content
+    assert "X-Request-ID" in json_again
+
+
+def test_sign_in_documents_its_answer_and_its_401(schema):
+    operation = schema["paths"]["/api/auth/token"]["post"]
+    body = operation["responses"]["200"]["content"]["application/json"]["schema"]
+
+    assert set(component(schema, body)["required"]) == {"access", "refresh", "user_id"}
+    assert "401" in operation["responses"]
+    assert "401" in schema["paths"]["/api/auth/token/refresh"]["post"]["responses"]

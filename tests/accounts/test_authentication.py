@@ -6,6 +6,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
 from rest_framework.test import APIClient
 
 from accounts import tokens
@@ -110,6 +111,21 @@ class TestRejected:
     @pytest.mark.parametrize("exp", [10**20, "tomorrow", -(10**20)])
     def test_absurd_exp_is_401(self, user, exp):
         token = sign_token({"sub": user.id, "exp": exp})
+
+        assert_unauthorized(get_tasks(user.id, f"Bearer {token}"))
+
+    @pytest.mark.parametrize(
+        "claims",
+        [{"exp": "+3600"}, {"exp": True}, {"nbf": "-60"}, {"iat": "-60"}, {"exp": ["+3600"]}],
+    )
+    def test_a_time_claim_that_is_not_a_number_is_401(self, user, claims):
+        now = int(time.time())
+        # A string that int() reads as a time an hour away: PyJWT accepts it, RFC 7519 not.
+        times = {
+            name: str(now + int(value)) if isinstance(value, str) else value
+            for name, value in claims.items()
+        }
+        token = sign_token({"sub": user.id, "exp": now + 60, **times})
 
         assert_unauthorized(get_tasks(user.id, f"Bearer {token}"))
 
@@ -265,48 +281,52 @@ class TestRememberedTokens:
         assert_unauthorized(get_tasks(user.id, f"Bearer {forged}"))
         assert decodes == [token, forged, forged]
 
-    def test_a_remembered_token_is_checked_again_after_a_minute(
-        self, user, make_token, decodes, monkeypatch
-    ):
+    def test_a_remembered_token_is_checked_again_after_a_minute(self, user, make_token, decodes):
         token = make_token(user.id)
         get_tasks(user.id, f"Bearer {token}")
-        later = time.time() + tokens.VERIFIED_TOKEN_SECONDS + 1
-        monkeypatch.setattr(tokens.time, "time", lambda: later)
 
-        assert get_tasks(user.id, f"Bearer {token}").status_code == 200
+        with time_machine.travel(time.time() + tokens.VERIFIED_TOKEN_SECONDS + 1, tick=False):
+            assert get_tasks(user.id, f"Bearer {token}").status_code == 200
+
         assert decodes == [token, token]
 
-    def test_a_token_is_not_remembered_past_its_expiry_and_leeway(
-        self, user, make_token, decodes, monkeypatch
-    ):
+    def test_a_token_is_not_remembered_past_its_expiry_and_leeway(self, user, make_token, decodes):
         now = int(time.time())
         token = make_token(user.id, exp=now + 5)
         get_tasks(user.id, f"Bearer {token}")
-        # Within the minute, but past exp plus the 30 s leeway.
-        monkeypatch.setattr(tokens.time, "time", lambda: now + 5 + 31)
 
-        get_tasks(user.id, f"Bearer {token}")
+        # Within the minute, but past exp plus the 30 s leeway: refused, after a new check.
+        with time_machine.travel(now + 5 + 31, tick=False):
+            assert_unauthorized(get_tasks(user.id, f"Bearer {token}"))
 
         assert decodes == [token, token]
 
-    def test_a_remembered_token_is_refused_once_it_expires(self, user, make_token, monkeypatch):
-        token = make_token(user.id, exp=int(time.time()) + 5)
-        assert get_tasks(user.id, f"Bearer {token}").status_code == 200
-        # SimpleJWT checks `exp` against its own clock on every request, remembered or not.
-        expired_at = tokens_clock_after(seconds=5 + 31)
-        monkeypatch.setattr("rest_framework_simplejwt.tokens.aware_utcnow", expired_at)
+    def test_a_token_is_remembered_within_its_expiry_and_leeway(self, user, make_token, decodes):
+        now = int(time.time())
+        token = make_token(user.id, exp=now + 5)
+        get_tasks(user.id, f"Bearer {token}")
 
-        assert_unauthorized(get_tasks(user.id, f"Bearer {token}"))
-
-    def test_memory_starts_over_when_full(self, user, make_token, decodes, monkeypatch):
-        monkeypatch.setattr(tokens, "VERIFIED_TOKENS_MAX", 2)
-        first, second, third = (make_token(user.id, n=n) for n in range(3))
-        for token in (first, second, third, third, first):
+        with time_machine.travel(now + 5 + 29, tick=False):
             assert get_tasks(user.id, f"Bearer {token}").status_code == 200
 
-        assert decodes == [first, second, third, first]
+        assert decodes == [token]
 
+    def test_a_remembered_token_is_refused_once_it_expires(self, user, make_token):
+        token = make_token(user.id, exp=int(time.time()) + 5)
+        assert get_tasks(user.id, f"Bearer {token}").status_code == 200
 
-def tokens_clock_after(seconds: int):
-    moment = datetime.now(UTC) + timedelta(seconds=seconds)
-    return lambda: moment
+        # SimpleJWT checks `exp` against its own clock on every request, remembered or not.
+        with time_machine.travel(datetime.now(UTC) + timedelta(seconds=5 + 31), tick=False):
+            assert_unauthorized(get_tasks(user.id, f"Bearer {token}"))
+
+    def test_the_least_recently_used_token_is_forgotten_when_full(
+        self, user, make_token, decodes, monkeypatch, request
+    ):
+        monkeypatch.setattr(tokens, "VERIFIED_TOKENS_MAX", 2)
+        tokens.better_auth_token_backend.cache_clear()
+        request.addfinalizer(tokens.better_auth_token_backend.cache_clear)
+        first, second, third = (make_token(user.id, n=n) for n in range(3))
+        for token in (first, second, first, third, first, second):
+            assert get_tasks(user.id, f"Bearer {token}").status_code == 200
+
+        assert decodes == [first, second, third, second]

@@ -1,4 +1,4 @@
-"""API.md §2, JWKS mode: tokens of Better Auth's jwt() plugin, verified with the key its `kid`
+"""JWKS mode: tokens of Better Auth's jwt() plugin, verified with the key its `kid`
 names, from a JWKS served over real HTTP on loopback (the `jwks_server` fixture)."""
 
 import base64
@@ -169,7 +169,7 @@ class TestAccepted:
 
 
 class TestRejected:
-    """The attack catalogue of issue 3 §5, each a 401 with `WWW-Authenticate: Bearer`."""
+    """A catalogue of attacks on JWKS verification, each a 401 with `WWW-Authenticate: Bearer`."""
 
     @pytest.mark.parametrize("alg", ["none", "None", "NONE", "nOnE"])
     def test_alg_none_with_a_known_kid_is_401_in_any_casing(self, jwks_server, eddsa, alg):

@@ -1,4 +1,4 @@
-"""API.md §5: local accounts with tokens issued by this backend."""
+"""Local accounts with tokens issued by this backend."""
 
 import importlib
 import string
@@ -9,10 +9,10 @@ import pytest
 from django.conf import settings
 from django.urls import clear_url_caches
 from rest_framework.test import APIClient
-from rest_framework.throttling import ScopedRateThrottle
 
 from accounts.models import User
-from tests.conftest import sign_token
+from accounts.throttles import PerAddressRateThrottle
+from tests.conftest import run_concurrently, sign_token
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -225,6 +225,12 @@ class TestRefresh:
 
         assert_401(self.refresh(token))
 
+    def test_a_signed_refresh_token_with_a_string_exp_is_401(self, local_user):
+        exp = str(int(time.time()) + 3600)
+        claims = {"sub": local_user.id, "exp": exp, "token_type": "refresh", "jti": "x"}
+
+        assert_401(self.refresh(sign_token(claims)))
+
     def test_a_deleted_users_refresh_token_is_401(self, local_user):
         refresh = obtain(APIClient(), local_user.email).json()["refresh"]
         local_user.delete()
@@ -278,7 +284,7 @@ class TestMe:
 class TestThrottle:
     @pytest.fixture(autouse=True)
     def three_per_minute(self, monkeypatch):
-        monkeypatch.setitem(ScopedRateThrottle.THROTTLE_RATES, "auth", "3/min")
+        monkeypatch.setitem(PerAddressRateThrottle.THROTTLE_RATES, "auth", "3/min")
 
     def test_token_route_is_429_with_retry_after_past_the_rate(self, local_user):
         client = APIClient(REMOTE_ADDR="203.0.113.7")
@@ -315,6 +321,37 @@ class TestThrottle:
         ]
 
         assert statuses[-1] == 429
+
+    def test_behind_one_proxy_each_forwarded_client_has_its_own_budget(self, local_user, settings):
+        settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+
+        def attempt(client_address: str) -> int:
+            # What nginx sends: the proxy is the peer, the client the last X-Forwarded-For hop.
+            client = APIClient(
+                REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR=f"6.6.6.6, {client_address}"
+            )
+            return obtain(client, local_user.email, "wrong").status_code
+
+        first = [attempt("203.0.113.30") for _ in range(4)]
+
+        assert first[-1] == 429
+        assert attempt("198.51.100.30") == 401
+
+    def test_concurrent_attempts_never_get_past_the_rate(self, monkeypatch):
+        monkeypatch.setitem(PerAddressRateThrottle.THROTTLE_RATES, "auth", "10/min")
+
+        # Refreshing a garbage token is refused without touching the database, so a hundred
+        # threads race on nothing but the counter.
+        def attempt(n: int) -> int:
+            client = APIClient(REMOTE_ADDR="203.0.113.11")
+            return client.post(
+                "/api/auth/token/refresh", {"refresh": "x"}, format="json"
+            ).status_code
+
+        statuses = run_concurrently(100, attempt)
+
+        assert statuses.count(401) == 10
+        assert statuses.count(429) == 90
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Per-user rate limits on /api/{user_id}/... (API.md §7)."""
+"""Per-user rate limits on /api/{user_id}/...."""
 
 import pytest
 

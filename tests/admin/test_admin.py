@@ -322,6 +322,50 @@ def test_the_admin_is_styled_without_collectstatic(client):
     assert b"".join(response.streaming_content).strip()
 
 
+class TestSignIn:
+    PASSWORD = "staff-password-0123456789"
+
+    @pytest.fixture
+    def staff(self, db) -> User:
+        return User.objects.create_superuser("staff@example.com", self.PASSWORD)
+
+    def sign_in(self, client, password: str, address: str = "203.0.113.20"):
+        return client.post(
+            reverse("admin:login"),
+            {"username": "staff@example.com", "password": password, "next": "/admin/"},
+            REMOTE_ADDR=address,
+        )
+
+    def test_the_right_password_signs_in(self, client, staff):
+        response = self.sign_in(client, self.PASSWORD)
+
+        assert response.status_code == 302
+        assert client.get("/admin/").status_code == 200
+
+    def test_after_ten_wrong_passwords_even_the_right_one_is_429(self, client, staff):
+        statuses = [self.sign_in(client, f"wrong-{n}").status_code for n in range(10)]
+
+        response = self.sign_in(client, self.PASSWORD)
+
+        assert statuses == [200] * 10  # the form again, with its error
+        assert response.status_code == 429
+        assert 0 < int(response["Retry-After"]) <= 60
+        assert set(response.json()) == {"detail"}
+        assert client.get("/admin/").status_code == 302  # still signed out
+
+    def test_another_address_still_signs_in(self, client, staff):
+        for n in range(11):
+            self.sign_in(client, f"wrong-{n}")
+
+        assert self.sign_in(client, self.PASSWORD, address="198.51.100.20").status_code == 302
+
+    def test_showing_the_form_is_not_counted(self, client, staff):
+        for _ in range(20):
+            assert client.get(reverse("admin:login"), REMOTE_ADDR="203.0.113.21").status_code == 200
+
+        assert self.sign_in(client, self.PASSWORD, address="203.0.113.21").status_code == 302
+
+
 class TestListsAndSubtasks:
     def edit(self, admin_client, task: Task, **fields: object):
         return admin_client.post(

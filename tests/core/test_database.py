@@ -1,6 +1,9 @@
 """core.postgresql: a kept connection's health is checked only after it sat idle."""
 
+import os
+import signal
 import time
+from collections.abc import Callable, Iterator
 
 import psycopg
 import pytest
@@ -9,6 +12,7 @@ from django.db import connections
 from django.http import HttpResponse
 
 from core.postgresql import base
+from core.postgresql.base import watchdog
 from tests.conftest import requires_postgresql
 
 pytestmark = [requires_postgresql, pytest.mark.django_db(transaction=True)]
@@ -142,3 +146,93 @@ def test_a_connection_dropped_while_busy_fails_one_request_with_503_then_is_repl
     assert failed.json() == {"detail": "The database is unavailable for a moment; retry shortly."}
     assert recovered.status_code == 200
     assert connection.connection.info.backend_pid != dropped_pid
+
+
+@pytest.fixture
+def frozen_server(monkeypatch) -> Iterator[Callable[[], None]]:
+    """`freeze()`: SIGSTOP the server process behind this test's connection, as a frozen
+    host would be (it keeps the TCP connection open and answers nothing). It is let go
+    again, and this process's 'unavailable' window closed, when the test ends."""
+    monkeypatch.setitem(connection.settings_dict, "QUERY_DEADLINE_SECONDS", 1)
+    connection.ensure_connection()
+    backend_pid = connection.connection.info.backend_pid
+    stopped = []
+
+    def freeze() -> None:
+        try:
+            os.kill(backend_pid, signal.SIGSTOP)
+        except (PermissionError, ProcessLookupError):
+            pytest.skip("the PostgreSQL server's processes are not on this machine, or not ours")
+        stopped.append(backend_pid)
+
+    yield freeze
+    for pid in stopped:
+        os.kill(pid, signal.SIGCONT)
+    watchdog.unavailable_until, watchdog.tripped = 0.0, False
+    connection.close()
+
+
+def timed(request: Callable[[], HttpResponse]) -> tuple[HttpResponse, float]:
+    started = time.monotonic()
+    response = request()
+    return response, time.monotonic() - started
+
+
+@direct_connection_only
+def test_a_query_the_frozen_server_never_answers_is_a_503_within_the_deadline(
+    frozen_server, owner_client, user
+):
+    assert owner_client.get(f"/api/{user.id}/tasks").status_code == 200
+    frozen_server()
+
+    failed, took = timed(lambda: owner_client.get(f"/api/{user.id}/tasks"))
+    again, again_took = timed(lambda: owner_client.get(f"/api/{user.id}/tasks"))
+
+    assert failed.status_code == 503
+    assert failed["Retry-After"] == "1"
+    assert took < 3
+    assert again.status_code == 503  # for a few seconds, without waiting again
+    assert again_took < 0.5
+
+
+@direct_connection_only
+def test_readiness_is_a_503_within_its_bound_while_liveness_answers(frozen_server, client):
+    assert client.get("/readyz").status_code == 200
+    frozen_server()
+    # The request's own deadline is longer: readiness uses a shorter one.
+    connection.settings_dict["QUERY_DEADLINE_SECONDS"] = 30
+
+    ready, took = timed(lambda: client.get("/readyz"))
+    alive = client.get("/healthz")
+
+    assert ready.status_code == 503
+    assert ready.json()["checks"]["database"] == "failed"
+    assert took < 4
+    assert alive.status_code == 200
+
+
+@direct_connection_only
+def test_once_the_server_answers_again_so_does_the_api(frozen_server, owner_client, user):
+    frozen_server()
+    assert owner_client.get(f"/api/{user.id}/tasks").status_code == 503
+    for pid in [connection.connection.info.backend_pid]:
+        os.kill(pid, signal.SIGCONT)
+    watchdog.unavailable_until = 0.0  # as when the few seconds have passed
+
+    connection.close_if_unusable_or_obsolete()  # as Django does between requests
+    recovered = owner_client.get(f"/api/{user.id}/tasks")
+
+    assert recovered.status_code == 200
+    assert not watchdog.tripped
+
+
+def test_server_side_timeouts_are_set_on_each_session():
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW statement_timeout")
+        statement = cursor.fetchone()[0]
+        cursor.execute("SHOW idle_in_transaction_session_timeout")
+        idle = cursor.fetchone()[0]
+
+    if settings.DATABASE_POOL_MODE == "transaction":
+        pytest.skip("behind a transaction pooler they are the role's settings")
+    assert (statement, idle) == ("5s", "30s")

@@ -28,6 +28,44 @@ def test_hostile_json_is_a_400(owner_client, user, body):
     assert not Task.objects.exists()
 
 
+def nested(depth: int) -> str:
+    return '{"title": ' + "[" * depth + "]" * depth + "}"
+
+
+# orjson accepts up to 1024 levels; DRF's validation and json.dumps would recurse past
+# Python's limit on them, so the parser refuses anything past 64.
+@pytest.mark.parametrize("depth", [65, 960, 1000, 1023])
+@pytest.mark.parametrize(
+    "path, field, headers",
+    [
+        ("/api/{user}/tasks", "title", {}),
+        ("/api/{user}/tasks", "title", {"HTTP_IDEMPOTENCY_KEY": "deep-1"}),
+        ("/api/{user}/tasks/bulk", "ids", {}),
+        ("/api/auth/register", "email", {}),
+        ("/api/auth/token", "password", {}),
+        ("/api/auth/token/refresh", "refresh", {}),
+    ],
+)
+def test_json_nested_past_the_limit_is_a_400(owner_client, user, depth, path, field, headers):
+    body = nested(depth).replace('"title"', f'"{field}"')
+
+    response = owner_client.post(
+        path.format(user=user.id), body, content_type="application/json", **headers
+    )
+
+    assert response.status_code == 400
+    assert "nested deeper than 64" in response.json()["detail"]
+
+
+def test_json_nested_up_to_the_limit_is_parsed(owner_client, user):
+    response = owner_client.post(
+        f"/api/{user.id}/tasks", nested(63), content_type="application/json"
+    )
+
+    assert response.status_code == 400
+    assert "title" in response.json()["errors"]
+
+
 def test_a_lone_surrogate_in_a_bulk_action_is_a_400(owner_client, user):
     response = owner_client.post(
         f"/api/{user.id}/tasks/bulk",
@@ -55,3 +93,14 @@ def test_nul_in_name_and_email_claims_does_not_stop_the_user(make_token, client)
 
     assert response.status_code == 200
     assert User.objects.get(pk="nul-user").name == "AdaLovelace"
+
+
+def test_lone_surrogates_in_name_and_email_claims_do_not_stop_the_user(make_token, client):
+    token = make_token("surrogate-user", name="Ann \ud800", email="ann\udfff@example.com")
+
+    first = client.get("/api/surrogate-user/tasks", HTTP_AUTHORIZATION=f"Bearer {token}")
+    again = client.get("/api/surrogate-user/tasks", HTTP_AUTHORIZATION=f"Bearer {token}")
+
+    assert (first.status_code, again.status_code) == (200, 200)
+    stored = User.objects.get(pk="surrogate-user")
+    assert (stored.name, stored.email) == ("Ann ", "ann@example.com")

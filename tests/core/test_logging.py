@@ -5,9 +5,10 @@ import logging
 import sys
 
 import pytest
+from django.conf import settings
 from rest_framework.test import APIClient
 
-from core.logging import JsonFormatter
+from core.logging import JsonFormatter, PlainFormatter
 from tasks.views import TaskViewSet
 
 pytestmark = pytest.mark.django_db
@@ -81,3 +82,51 @@ def test_tokens_and_passwords_never_reach_the_logs(caplog, make_token, user, mon
     assert "ZeroDivisionError" in logged
     for secret in (token, expired, PASSWORD, token.split(".")[2]):
         assert secret not in logged
+
+
+PLAIN_FORMAT = settings.LOGGING["formatters"]["plain"]["fmt"]
+
+
+@pytest.mark.parametrize("forged", ["%0A", "%0D", "%0D%0A", "%1B[2J", "%E2%80%A8"])
+def test_control_characters_in_the_path_cannot_forge_a_log_line(caplog, client, forged):
+    caplog.set_level(logging.INFO, logger="api.access")
+    path = f"/api/u1/tasks{forged}2026-01-01 00:00:00,000 INFO api.access [x] GET /admin 200"
+
+    client.get(path)
+
+    [record] = [r for r in caplog.records if r.name == "api.access"]
+    plain = PlainFormatter(PLAIN_FORMAT).format(record)
+    as_json = JsonFormatter().format(record)
+    for line in (plain, as_json):
+        assert "\n" not in line and "\r" not in line and "\x1b" not in line
+        assert "\u2028" not in line
+    assert "2026-01-01 00:00:00,000 INFO api.access" in plain  # still there, on one line
+    assert json.loads(as_json)["path"].startswith("/api/u1/tasks")
+
+
+def test_a_traceback_keeps_its_line_breaks_in_plain_logs():
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        record = logging.LogRecord("x", logging.ERROR, __file__, 1, "a\nb", (), sys.exc_info())
+    record.request_id = "-"
+
+    text = PlainFormatter(PLAIN_FORMAT).format(record)
+
+    first, *traceback = text.splitlines()
+    assert first.endswith("a\\nb")
+    assert traceback[-1] == "ValueError: boom"
+
+
+def test_json_lines_keep_only_the_known_fields(caplog):
+    record = logging.LogRecord("django.request", logging.ERROR, __file__, 1, "m", (), None)
+    record.request = object()
+    record.status_code = 500
+    record.user_id = None
+
+    line = json.loads(JsonFormatter().format(record))
+
+    assert list(line) == ["time", "level", "logger", "message"]
+    assert line["time"].endswith("+00:00") and len(line["time"]) == len(
+        "2026-11-23T10:00:00.123+00:00"
+    )

@@ -212,3 +212,55 @@ def test_env_example_copied_as_it_is_is_a_working_development_setup(load_setting
     assert settings["DEBUG"] is True and settings["SECURE_SSL_REDIRECT"] is False
     assert settings["SECRET_KEY"] and settings["BETTER_AUTH_SECRET"]
     assert settings["DATABASES"]["default"]["ENGINE"] == "django.db.backends.sqlite3"
+
+
+def timeouts_config(pool_mode: str, url: str = "postgresql://app@db/todo") -> dict:
+    return database_config(
+        url,
+        pool_mode,
+        conn_max_age=600,
+        connect_timeout=5,
+        health_checks=True,
+        health_check_idle_seconds=1,
+        statement_timeout=5,
+        idle_in_transaction_timeout=30,
+    )
+
+
+def test_session_mode_sends_the_server_timeouts_as_libpq_options():
+    config = timeouts_config("session")
+
+    assert config["OPTIONS"]["options"] == (
+        "-c statement_timeout=5000 -c idle_in_transaction_session_timeout=30000"
+    )
+    assert config["QUERY_DEADLINE_SECONDS"] == 7
+    assert config["OPTIONS"]["keepalives"] == 1
+    assert config["OPTIONS"]["tcp_user_timeout"] == 30_000
+
+
+def test_transaction_mode_leaves_them_to_the_role_but_keeps_the_apps_deadline():
+    """A transaction pooler refuses (or drops) libpq startup options."""
+    config = timeouts_config("transaction")
+
+    assert "options" not in config["OPTIONS"]
+    assert config["QUERY_DEADLINE_SECONDS"] == 7
+    assert config["OPTIONS"]["keepalives"] == 1
+
+
+def test_options_already_in_the_url_are_kept():
+    config = timeouts_config("session", "postgresql://app@db/todo?options=-c%20search_path%3Dapp")
+
+    assert config["OPTIONS"]["options"].startswith("-c search_path=app -c statement_timeout=5000")
+
+
+def test_no_statement_timeout_means_no_deadline_either():
+    config = database_config(
+        "postgresql://app@db/todo",
+        "session",
+        conn_max_age=0,
+        connect_timeout=5,
+        health_checks=True,
+        health_check_idle_seconds=1,
+    )
+
+    assert "options" not in config["OPTIONS"] and "QUERY_DEADLINE_SECONDS" not in config
