@@ -1,5 +1,4 @@
-"""List query parameters, sort order and header pagination of `GET /api/{user_id}/tasks`
-(API.md §4)."""
+"""List query parameters, sort order and header pagination of `GET /api/{user_id}/tasks`."""
 
 import re
 from datetime import timedelta

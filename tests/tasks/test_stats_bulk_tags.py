@@ -1,4 +1,4 @@
-"""`GET …/tasks/stats`, `POST …/tasks/bulk` and `GET …/tags` (API.md §4)."""
+"""`GET …/tasks/stats`, `POST …/tasks/bulk` and `GET …/tags`."""
 
 from datetime import timedelta
 

@@ -1,4 +1,4 @@
-"""The extended task fields of API.md §4: priority, due_at, tags and completed_at."""
+"""The extended task fields: priority, due_at, tags and completed_at."""
 
 from datetime import UTC, datetime
 

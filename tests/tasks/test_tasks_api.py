@@ -1,4 +1,4 @@
-"""The seed contract of API.md §3, at the HTTP boundary with real signed tokens."""
+"""The core task routes, at the HTTP boundary with real signed tokens."""
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -397,7 +397,7 @@ class TestComplete:
 
 
 class TestTrailingSlashes:
-    """Every route answers with and without the slash, and never redirects (API.md §1)."""
+    """Every route answers with and without the slash, and never redirects."""
 
     @pytest.mark.parametrize("slash", ["", "/"])
     def test_every_method_works_both_ways(self, owner_client, user, slash):
