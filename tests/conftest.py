@@ -1,4 +1,8 @@
 import runpy
+import shutil
+import signal
+import socket
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -7,6 +11,7 @@ from typing import Any
 
 import jwt
 import pytest
+import redis
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, connections
@@ -165,3 +170,43 @@ def load_settings(monkeypatch):
         return runpy.run_path(str(SETTINGS_FILE))
 
     return load
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def private_redis() -> Iterator[tuple[int, subprocess.Popen]]:
+    """A redis-server of this test's own, which the test may pause and resume."""
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed")
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    client = redis.Redis(port=port)
+    for _ in range(100):
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    yield port, process
+    process.send_signal(signal.SIGCONT)
+    process.terminate()
+    process.wait(timeout=10)

@@ -1,10 +1,8 @@
 """A Redis outage slows the service down but never breaks it or serves stale tasks."""
 
 import logging
-import shutil
 import signal
 import socket
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -13,14 +11,9 @@ import pytest
 import redis
 
 from core import cache as resilient_cache
+from tests.conftest import free_port
 
 pytestmark = pytest.mark.django_db
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture
@@ -64,39 +57,6 @@ def black_hole() -> Iterator[tuple[int, list[socket.socket]]]:
     server.close()
     for connection in accepted:
         connection.close()
-
-
-@pytest.fixture
-def private_redis() -> Iterator[tuple[int, subprocess.Popen]]:
-    """A redis-server of this test's own, which the test may pause and resume."""
-    if shutil.which("redis-server") is None:
-        pytest.skip("redis-server is not installed")
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            "redis-server",
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    client = redis.Redis(port=port)
-    for _ in range(100):
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    yield port, process
-    process.send_signal(signal.SIGCONT)
-    process.terminate()
-    process.wait(timeout=10)
 
 
 def exercise_every_route(client, user) -> list[int]:

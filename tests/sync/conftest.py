@@ -12,12 +12,7 @@ import uvicorn
 from django.db import connections
 
 from config.asgi import application
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from tests.conftest import free_port
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
 """The change feed: every write by any path, each object once as it is now, cursors that no
 concurrent writer can slip past."""
 
+import queue
 import random
 import threading
 import time
@@ -174,12 +175,17 @@ def test_purge_changes_deletes_only_what_is_older_than_the_retention(user, setti
 
 @requires_postgresql
 @pytest.mark.django_db(transaction=True)
-def test_a_reader_polling_during_8_concurrent_writers_ends_with_exactly_the_servers_tasks(
-    user, client_for, monkeypatch
+def test_a_poller_and_a_stream_during_8_concurrent_writers_end_with_exactly_the_servers_tasks(
+    user, client_for, make_token, open_stream, monkeypatch
 ):
     """Writers commit out of order (their transactions overlap); a reader that polls all along
-    and applies every page must still end with exactly the user's tasks."""
+    and applies every page, and one that holds an event stream, must both end with exactly
+    the user's tasks."""
     monkeypatch.setattr(PerUserRateThrottle, "THROTTLE_RATES", {"tasks": None})
+    stream = open_stream(
+        f"/api/{user.id}/events", {"Authorization": f"Bearer {make_token(user.id)}"}
+    )
+    time.sleep(0.3)
     stop = threading.Event()
     errors: list[BaseException] = []
 
@@ -213,12 +219,12 @@ def test_a_reader_polling_during_8_concurrent_writers_ends_with_exactly_the_serv
     copy: dict[int, dict] = {}
     cursor = start(reader, user)
 
-    def apply(answer: dict) -> None:
+    def apply(answer: dict, into: dict[int, dict] = copy) -> None:
         for change in answer["changes"]:
             if change["type"] == "task.deleted":
-                copy.pop(change["id"], None)
-            else:
-                copy[change["id"]] = change["data"]
+                into.pop(change["id"], None)
+            elif change["type"] == "task.changed":
+                into[change["id"]] = change["data"]
 
     writers = [threading.Thread(target=write, args=(n,)) for n in range(8)]
     for writer in writers:
@@ -238,10 +244,19 @@ def test_a_reader_polling_during_8_concurrent_writers_ends_with_exactly_the_serv
         if not answer["has_more"]:
             break
 
+    streamed: dict[int, dict] = {}
+    while True:
+        try:
+            event = stream.next(timeout=3)
+        except queue.Empty:
+            break  # quiet for 3 s: the stream has caught up
+        apply({"changes": [event.data]}, streamed)
+
     assert errors == []
     everything = reader.get(f"/api/{user.id}/tasks", {"limit": 500}).json()
     assert len(everything) > 50
     assert copy == {task["id"]: task for task in everything}
+    assert streamed == copy
 
 
 class TestLists:

@@ -2,9 +2,11 @@
 before it starts, heartbeats, token expiry, and a Redis outage that loses nothing."""
 
 import queue
+import signal
 import time
 
 import pytest
+import redis
 from rest_framework.test import APIClient
 
 from sync import live
@@ -150,5 +152,33 @@ def test_wake_ups_lost_with_redis_delay_events_but_lose_none(open_stream, user, 
     tasks = [TaskFactory(user=user) for _ in range(3)]
 
     assert sorted(e.data["id"] for e in stream.changes(3, timeout=3)) == [t.id for t in tasks]
+    with pytest.raises(queue.Empty):
+        stream.next(timeout=1.5)
+
+
+def test_redis_stopped_for_10_seconds_delays_events_but_loses_none(
+    open_stream, user, token, private_redis, settings, monkeypatch
+):
+    port, server = private_redis
+    url = f"redis://127.0.0.1:{port}/0"
+    settings.REDIS_URL = url  # the stream's process subscribes there
+    monkeypatch.setattr(live, "publisher", redis.Redis.from_url(url, socket_timeout=0.25))
+    monkeypatch.setattr(live, "HEARTBEAT_SECONDS", 1)
+    stream = open_stream(events_path(user), bearer(token))
+    time.sleep(0.5)
+
+    server.send_signal(signal.SIGSTOP)
+    try:
+        written = []
+        for _ in range(5):
+            written.append(TaskFactory(user=user).id)  # its wake-up call times out
+            time.sleep(2)
+        during = [event.data["id"] for event in stream.changes(5, timeout=3)]
+    finally:
+        server.send_signal(signal.SIGCONT)
+
+    assert during == written
+    after = TaskFactory(user=user)
+    assert stream.next(timeout=2).data["id"] == after.id
     with pytest.raises(queue.Empty):
         stream.next(timeout=1.5)
