@@ -27,15 +27,14 @@ def events_path(user) -> str:
     return f"/api/{user.id}/events"
 
 
-def test_a_write_reaches_an_open_stream_within_a_second(open_stream, user, token):
+def test_a_write_reaches_an_open_stream(open_stream, user, token):
+    """How fast is bench/streams.py's to measure; here, that it comes, whole."""
     stream = open_stream(events_path(user), bearer(token))
     time.sleep(0.3)  # let it subscribe
 
-    written = time.monotonic()
     task = TaskFactory(user=user, title="from another tab")
-    event = stream.next(timeout=2)
+    event = stream.next(timeout=5)
 
-    assert time.monotonic() - written < 1
     assert (event.type, event.data["id"]) == ("task.changed", task.id)
     assert event.data["data"]["title"] == "from another tab"
     assert event.id
