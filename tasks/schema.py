@@ -71,6 +71,16 @@ NEW_TASK_EXAMPLE = OpenApiExample(
 )
 
 
+def location_header(noun: str) -> OpenApiParameter:
+    return OpenApiParameter(
+        "Location",
+        OpenApiTypes.STR,
+        OpenApiParameter.HEADER,
+        response=[201],
+        description=f"The new {noun}'s URL.",
+    )
+
+
 LIST_HEADERS = [
     OpenApiParameter(
         "X-Total-Count",
@@ -168,13 +178,7 @@ task_operations = extend_schema_view(
         summary="Create a task",
         description="`user_id`, `id` and the timestamps are set by the server.",
         parameters=[
-            OpenApiParameter(
-                "Location",
-                OpenApiTypes.STR,
-                OpenApiParameter.HEADER,
-                response=[201],
-                description="The new task's URL.",
-            ),
+            location_header("task"),
             IDEMPOTENCY_KEY,
             ETAG_HEADER,
         ],
@@ -329,13 +333,7 @@ list_operations = extend_schema_view(
             "list is a 400."
         ),
         parameters=[
-            OpenApiParameter(
-                "Location",
-                OpenApiTypes.STR,
-                OpenApiParameter.HEADER,
-                response=[201],
-                description="The new list's URL.",
-            ),
+            location_header("list"),
             IDEMPOTENCY_KEY,
             ETAG_HEADER,
         ],
