@@ -31,6 +31,12 @@ def sign_token(claims: dict[str, Any], key: str | bytes | None = None, **kwargs:
 
 
 @pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """The production hasher is slow on purpose; the tests check logic, not its cost."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def empty_cache():
     """Each test starts with an empty cache, also when it is a real Redis shared by the run."""
     cache.clear()

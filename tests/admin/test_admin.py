@@ -22,12 +22,6 @@ LISTS_URL = reverse("admin:tasks_tasklist_changelist")
 USERS_URL = reverse("admin:accounts_user_changelist")
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    """The production hasher is slow on purpose; these tests check the admin, not its cost."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def queries_for_page(admin_client, url: str) -> int:
     with CaptureQueriesContext(connection) as context:
         assert admin_client.get(url).status_code == 200
