@@ -95,7 +95,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     # A local account's address until its owner follows the verification link; only then is
     # it moved to `email`, which is unique. So an address nobody has proved they read never
     # blocks the account it belongs to (a Better Auth user's, say) from having it.
-    pending_email = models.EmailField(blank=True, default="", db_index=True, editable=False)
+    # db_default too: code from before this column (a rolling upgrade) inserts users without it.
+    pending_email = models.EmailField(
+        blank=True, default="", db_default="", db_index=True, editable=False
+    )
     name = models.CharField(max_length=255, blank=True, default="")
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
