@@ -21,7 +21,7 @@ from django.db import connection
 from django.dispatch import receiver
 
 from sync import cursors, feed
-from tasks.signals import TaskChange, tasks_changed
+from tasks.signals import ListChange, TaskChange, lists_changed, tasks_changed
 
 logger = logging.getLogger(__name__)
 
@@ -41,8 +41,9 @@ def channel(user_id: str) -> str:
 
 
 @receiver(tasks_changed)
-def wake_streams(sender: type, changes: list[TaskChange], **kwargs: Any) -> None:
-    """After a commit: wake the streams of every user whose tasks changed."""
+@receiver(lists_changed)
+def wake_streams(sender: type, changes: list[TaskChange | ListChange], **kwargs: Any) -> None:
+    """After a commit: wake the streams of every user whose tasks or lists changed."""
     if publisher is None:
         return
     try:

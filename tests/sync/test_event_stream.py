@@ -40,6 +40,17 @@ def test_a_write_reaches_an_open_stream(open_stream, user, token):
     assert event.id
 
 
+def test_a_list_write_wakes_the_stream_too(open_stream, user, token, owner_client):
+    """A heartbeat's look at the feed would find it too, but only 15 s later."""
+    stream = open_stream(events_path(user), bearer(token))
+    time.sleep(0.3)
+
+    created = owner_client.post(f"/api/{user.id}/lists", {"name": "Groceries"}, format="json")
+
+    event = stream.next(timeout=5)
+    assert (event.type, event.data["id"]) == ("list.changed", created.json()["id"])
+
+
 def test_reconnecting_with_last_event_id_misses_nothing_and_repeats_nothing(
     open_stream, user, token
 ):
