@@ -114,6 +114,7 @@ INSTALLED_APPS = [
     "accounts",
     "tasks",
     "sync",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -492,6 +493,43 @@ SPECTACULAR_SETTINGS = {
 
 # The change feed keeps deletions (and every change) this long; older cursors are a 410.
 CHANGES_RETENTION_DAYS = env.int("CHANGES_RETENTION_DAYS", 30)
+
+# Webhook URLs and Web Push endpoints must be https and resolve to public addresses
+# (core/outbound.py); true lifts both rules, for development and tests only.
+WEBHOOKS_ALLOW_PRIVATE = env.bool("WEBHOOKS_ALLOW_PRIVATE", default=False)
+
+# Celery (config/celery.py): the broker is Redis by default (RabbitMQ works: amqp://…). With
+# neither, a folder on disk stands in (development only: it is one machine's).
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", "") or REDIS_URL or "filesystem://"
+if CELERY_BROKER_URL == "filesystem://":
+    CELERY_BROKER_FOLDER = env.path("CELERY_BROKER_FOLDER", default=BASE_DIR / ".celery")
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(CELERY_BROKER_FOLDER),
+        "data_folder_out": str(CELERY_BROKER_FOLDER),
+    }
+else:
+    # A task a killed worker had taken goes back to the queue after this long (Redis; with
+    # acks_late, unacknowledged work is redelivered rather than lost).
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=300)
+    }
+# Nobody waits for a task's return value: what a task did is in the database.
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", "") or None
+# A task is acknowledged when it has run, so a worker that dies mid-task loses nothing; every
+# task is therefore written to be safe to run twice.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=50)
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=60)
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Beat's record of when each schedule last ran (its working directory is not always writable).
+CELERY_BEAT_SCHEDULE_FILENAME = env.str(
+    "CELERY_BEAT_SCHEDULE_FILENAME", str(BASE_DIR / ".celery-beat-schedule")
+)
+CELERY_BEAT_SCHEDULE: dict = {}
 
 LOG_LEVEL = env.str("LOG_LEVEL", "INFO").upper()
 # "json": one JSON object per line (core.logging.JsonFormatter); "plain" for people.

@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class NotificationsConfig(AppConfig):
+    """What the service does on its own, at a time nobody asked: reminders firing, Web Push
+    and webhooks. Its work runs in Celery (notifications/tasks.py). It reads what the write
+    path records and listens to what it announces; tasks knows nothing of it."""
+
+    name = "notifications"
