@@ -123,14 +123,20 @@ def gunicorn(tmp_path_factory) -> Iterator[Server]:
         stop(process)
 
 
-def proxy_config(listen_port: int, upstream_port: int, workdir: Path) -> str:
-    """deploy/nginx/nginx.conf with loopback ports and its files in `workdir`."""
+def proxy_config(
+    listen_port: int, web_ports: list[int], realtime_ports: list[int], workdir: Path
+) -> str:
+    """deploy/nginx/nginx.conf with loopback ports and its files in `workdir`: its upstreams
+    list `web_ports` (gunicorn) and `realtime_ports` (the ASGI process)."""
     text = NGINX_CONF.read_text()
+
+    def servers(ports: list[int]) -> str:
+        return "\n        ".join(f"server 127.0.0.1:{port};" for port in ports)
+
     replacements = {
         r"listen 8000;": f"listen 127.0.0.1:{listen_port};",
-        r"server web:8000;": f"server 127.0.0.1:{upstream_port};",
-        # The tests' gunicorn serves the event stream's route too.
-        r"server events:8001;": f"server 127.0.0.1:{upstream_port};",
+        r"server web:8000;": servers(web_ports),
+        r"server realtime:8001;": servers(realtime_ports),
         r"worker_processes auto;": "worker_processes 2;",
         r"access_log /dev/stdout api;": (
             f"access_log {workdir / 'access.log'} api;\n"
@@ -146,15 +152,14 @@ def proxy_config(listen_port: int, upstream_port: int, workdir: Path) -> str:
     return text
 
 
-@pytest.fixture(scope="module")
-def proxy(gunicorn: Server, tmp_path_factory) -> Iterator[Server]:
-    """Debian's nginx with the project's proxy config, in front of `gunicorn`."""
+def start_proxy(workdir: Path, web_ports: list[int], realtime_ports: list[int]) -> Server:
+    """Debian's nginx with the project's proxy config in front of those upstreams; stop it
+    with `stop(server.process)`. Skips (fails under PROXY_TESTS_REQUIRED=1) without nginx."""
     if not NGINX.exists() or not shutil.which(str(NGINX)):
         (pytest.fail if REQUIRED else pytest.skip)(f"no nginx at {NGINX} (apt-get install nginx)")
-    workdir = tmp_path_factory.mktemp("nginx")
     workdir.chmod(0o755)  # nginx's workers run as an unprivileged user when started as root
     port = free_port()
-    (workdir / "nginx.conf").write_text(proxy_config(port, gunicorn.port, workdir))
+    (workdir / "nginx.conf").write_text(proxy_config(port, web_ports, realtime_ports, workdir))
     log = workdir / "error.log"
     directives = f"daemon off; pid {workdir / 'nginx.pid'}; error_log {log} warn;"
     process = subprocess.Popen(
@@ -163,9 +168,21 @@ def proxy(gunicorn: Server, tmp_path_factory) -> Iterator[Server]:
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+    log.touch()
     try:
-        log.touch()
         wait_until_answering(port, process, log)
-        yield Server(port, workdir / "access.log", process)
-    finally:
+    except BaseException:
         stop(process)
+        raise
+    return Server(port, workdir / "access.log", process)
+
+
+@pytest.fixture(scope="module")
+def proxy(gunicorn: Server, tmp_path_factory) -> Iterator[Server]:
+    """Debian's nginx with the project's proxy config, in front of `gunicorn` (which serves
+    the ASGI process's routes too, here)."""
+    server = start_proxy(tmp_path_factory.mktemp("nginx"), [gunicorn.port], [gunicorn.port])
+    try:
+        yield server
+    finally:
+        stop(server.process)
