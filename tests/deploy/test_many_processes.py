@@ -1,0 +1,297 @@
+"""The service as several machines run it, on one: two gunicorn web processes, two uvicorn
+realtime processes, two Celery workers and one beat, behind nginx with the project's proxy
+config (its upstreams listing both instances), on one PostgreSQL (the test database) and one
+Redis. Nothing is shared between the processes but those two, as between machines.
+
+Needs PostgreSQL (DATABASE_URL), Redis (REDIS_URL) and Debian's nginx; skips without them,
+unless PROXY_TESTS_REQUIRED=1 (CI), when it fails instead.
+"""
+
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
+
+from config.celery import app as celery_app
+from tests.deploy.conftest import (
+    REPOSITORY,
+    REQUIRED,
+    Server,
+    free_port,
+    start_proxy,
+    stop,
+    wait_until_answering,
+)
+from tests.factories import UserFactory
+from tests.sync.conftest import EventStream
+
+pytestmark = pytest.mark.deploy
+
+BIN = Path(sys.executable).parent
+HOSTNAME = socket.gethostname()
+WORKERS = [f"deploy-test-worker-{n}@{HOSTNAME}" for n in ("a", "b")]
+BEAT = f"celerybeat@{HOSTNAME}"
+STARTUP_SECONDS = 60
+
+
+@dataclass
+class Processes:
+    web: list[Server]
+    realtime: list[Server]
+    proxy: Server
+    workers: list[subprocess.Popen]
+    beat: subprocess.Popen
+    env: dict[str, str]
+
+
+def wait_for(condition: Callable[[], bool], seconds: float, what: str) -> None:
+    """Poll `condition` until it holds, for at most `seconds`."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"{what} within {seconds} s"
+        time.sleep(0.1)
+
+
+def database_url_of_this_run() -> str:
+    """The URL of the database this test run uses (pytest-django's test database)."""
+    db = connection.settings_dict
+    credentials = quote(db["USER"] or "", safe="")
+    if db["PASSWORD"]:
+        credentials += ":" + quote(db["PASSWORD"], safe="")
+    return f"postgresql://{credentials}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def start(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+    with log.open("w") as output:
+        return subprocess.Popen(
+            command,
+            cwd=REPOSITORY,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def start_server(command: list[str], port: int, env: dict[str, str], log: Path) -> Server:
+    process = start(command, env, log)
+    return Server(port, log, process)
+
+
+def stop_all(processes: list[subprocess.Popen]) -> None:
+    """SIGTERM to all at once (each shuts down gracefully in parallel), then wait."""
+    for process in processes:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+    for process in processes:
+        stop(process)
+
+
+def celery_nodes_answering() -> set[str]:
+    replies = celery_app.control.ping(destination=[*WORKERS, BEAT], timeout=1)
+    return {node for reply in replies for node in reply}
+
+
+@pytest.fixture(scope="module")
+def processes(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[Processes]:
+    if connection.vendor != "postgresql" or not settings.REDIS_URL:
+        (pytest.fail if REQUIRED else pytest.skip)(
+            "needs PostgreSQL and Redis shared by every process: set DATABASE_URL and REDIS_URL"
+        )
+    workdir = tmp_path_factory.mktemp("processes")
+    env = {
+        **os.environ,
+        "READ_DOTENV": "false",
+        "DEBUG": "false",
+        "DATABASE_URL": database_url_of_this_run(),
+        "REDIS_URL": settings.REDIS_URL,
+        "CACHE_KEY_PREFIX": settings.CACHES["default"]["KEY_PREFIX"],
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "SECURE_SSL_REDIRECT": "false",
+        "NUM_PROXIES": "1",
+        "LOG_LEVEL": "WARNING",
+        "CELERY_BEAT_SCHEDULE_FILENAME": str(workdir / "celerybeat-schedule"),
+    }
+    # Tasks that earlier tests of this run queued and nobody consumed are nobody's now.
+    celery_app.control.purge()
+    started: list[subprocess.Popen] = []
+    try:
+        web, realtime = [], []
+        for name in ("a", "b"):
+            port = free_port()
+            web_env = {**env, "GUNICORN_BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": "1"}
+            command = [str(BIN / "gunicorn"), "--config", "config/gunicorn.conf.py", "config.wsgi"]
+            web.append(start_server(command, port, web_env, workdir / f"web-{name}.log"))
+            port = free_port()
+            command = [
+                str(BIN / "uvicorn"),
+                "config.asgi:application",
+                *("--host", "127.0.0.1", "--port", str(port)),
+                *("--no-server-header", "--no-access-log", "--timeout-graceful-shutdown", "1"),
+            ]
+            asgi_env = {**env, "DATABASE_CONN_MAX_AGE": "0"}
+            realtime.append(start_server(command, port, asgi_env, workdir / f"realtime-{name}.log"))
+        celery = [str(BIN / "celery"), "-A", "config"]
+        workers = [
+            start(
+                [*celery, "worker", "-n", node, "--concurrency", "1", "--loglevel", "WARNING"],
+                env,
+                workdir / f"{node.partition('@')[0]}.log",
+            )
+            for node in WORKERS
+        ]
+        beat = start(
+            [*celery, "beat", "--enable-remote-control", "--loglevel", "WARNING"],
+            env,
+            workdir / "beat.log",
+        )
+        started = [server.process for server in web + realtime] + workers + [beat]
+        for server in web + realtime:
+            wait_until_answering(server.port, server.process, server.log)
+        (workdir / "nginx").mkdir()
+        proxy = start_proxy(workdir / "nginx", [s.port for s in web], [s.port for s in realtime])
+        started.append(proxy.process)
+        wait_for(
+            lambda: celery_nodes_answering() == {*WORKERS, BEAT},
+            STARTUP_SECONDS,
+            "both workers and beat answer a ping",
+        )
+        yield Processes(web, realtime, proxy, workers, beat, env)
+    finally:
+        stop_all(started)
+
+
+@pytest.fixture
+def user(processes, transactional_db):
+    """A user committed for the other processes to see (a transactional test)."""
+    return UserFactory()
+
+
+@pytest.fixture
+def token(user, make_token) -> str:
+    return make_token(user.id)
+
+
+def call(port: int, method: str, path: str, token: str, body: dict | None = None):
+    """One request on a fresh connection: (status, decoded JSON body or None)."""
+    connection_ = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        connection_.request(method, path, body=json.dumps(body) if body else None, headers=headers)
+        response = connection_.getresponse()
+        payload = response.read()
+        return response.status, json.loads(payload) if payload else None
+    finally:
+        connection_.close()
+
+
+def open_stream(port: int, user, token: str) -> EventStream:
+    connection_ = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    headers = {"Accept": "text/event-stream", "Authorization": f"Bearer {token}"}
+    connection_.request("GET", f"/api/{user.id}/events", headers=headers)
+    response = connection_.getresponse()
+    assert response.status == 200, response.read()
+    return EventStream(response, connection_)
+
+
+def create_task(port: int, user, token: str, title: str) -> dict:
+    status, body = call(port, "POST", f"/api/{user.id}/tasks", token, {"title": title})
+    assert status == 201, body
+    return body
+
+
+def test_a_write_through_one_web_process_reaches_a_stream_on_the_other_realtime_process(
+    processes, user, token
+):
+    web_a, realtime_b = processes.web[0].port, processes.realtime[1].port
+    stream = open_stream(realtime_b, user, token)
+    try:
+        # The first stream of a process subscribes it to Redis; one event proves it has.
+        warm_up = create_task(web_a, user, token, "warm-up")
+        assert stream.next(timeout=10).data["id"] == warm_up["id"]
+
+        for n in range(3):
+            task = create_task(web_a, user, token, f"write {n}")
+            event = stream.next(timeout=1)  # within a second of the write's answer
+
+            assert (event.type, event.data["id"]) == ("task.changed", task["id"])
+    finally:
+        stream.close()
+
+
+def test_through_the_proxy_every_stream_on_either_process_gets_each_write(processes, user, token):
+    """The proxy spreads streams over both realtime processes (fewest connections first)."""
+    streams = [open_stream(processes.proxy.port, user, token) for _ in range(4)]
+    try:
+        warm_up = create_task(processes.proxy.port, user, token, "warm-up")
+        for stream in streams:
+            assert stream.next(timeout=10).data["id"] == warm_up["id"]
+
+        task = create_task(processes.proxy.port, user, token, "to every tab")
+
+        for stream in streams:
+            assert stream.next(timeout=1).data["id"] == task["id"]
+    finally:
+        for stream in streams:
+            stream.close()
+
+
+def test_a_list_cached_through_one_web_process_is_never_stale_on_the_other(processes, user, token):
+    web_a, web_b = (server.port for server in processes.web)
+    path = f"/api/{user.id}/tasks"
+    expected: list[str] = []
+    for n in range(10):
+        for port in (web_a, web_b):  # both read, so both could have served a cached copy
+            status, body = call(port, "GET", path, token)
+            assert status == 200
+            assert sorted(task["title"] for task in body) == sorted(expected)
+        # The list is in the shared cache, under the user's current version.
+        assert cache.keys(f"tasks:list:{user.id}:*")
+
+        create_task(web_a, user, token, f"task {n}")
+        expected.append(f"task {n}")
+
+        status, body = call(web_b, "GET", path, token)
+        assert sorted(task["title"] for task in body) == sorted(expected)
+
+
+def test_the_health_checks_compose_and_kubernetes_run_pass_for_the_celery_processes(processes):
+    """The very commands of docker-compose.yml and deploy/kubernetes (with this host's node
+    names), and a ping of a node that does not exist fails: the check can fail."""
+
+    def ping(node: str, timeout: int) -> subprocess.CompletedProcess:
+        command = [str(BIN / "celery"), "-A", "config", "inspect", "ping", "--timeout"]
+        return subprocess.run(
+            [*command, str(timeout), "-d", node],
+            env=processes.env,
+            cwd=REPOSITORY,
+            capture_output=True,
+            timeout=60,
+        )
+
+    for node in (WORKERS[0], BEAT):
+        result = ping(node, timeout=10)
+        assert result.returncode == 0, result.stdout + result.stderr
+    assert ping(f"nobody@{HOSTNAME}", timeout=1).returncode != 0
+
+
+def test_with_one_web_process_gone_the_proxy_sends_everything_to_the_other(processes, user, token):
+    """Last in this module: it stops web A."""
+    stop(processes.web[0].process)
+
+    for n in range(6):  # round robin would have sent half of these to A
+        status, _ = call(processes.proxy.port, "GET", f"/api/{user.id}/tasks", token)
+        assert status == 200, n
