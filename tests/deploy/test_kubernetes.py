@@ -2,15 +2,16 @@
 those objects keep the policy: probes, resources, locked-down containers, released images,
 one beat, disruption budgets, autoscalers and network policies.
 
-Rendering needs `kubectl` (its built-in kustomize) or the standalone `kustomize` on PATH;
-without one these tests skip, unless K8S_TESTS_REQUIRED=1 (.ci/run installs kubectl and sets
-it), when they fail instead. Validation uses the schemas shipped in the kubernetes-validate
-package: nothing is fetched.
+Rendering needs `kubectl` (its built-in kustomize) in .venv/bin (where .ci/run installs a
+pinned one) or on PATH, or the standalone `kustomize` on PATH; without one these tests skip,
+unless K8S_TESTS_REQUIRED=1 (.ci/run sets it), when they fail instead. Validation uses the
+schemas shipped in the kubernetes-validate package: nothing is fetched.
 """
 
 import os
 import shutil
 import subprocess
+import sys
 from functools import cache
 from pathlib import Path
 
@@ -30,7 +31,8 @@ SCALED = {"web", "realtime", "worker"}
 def render(kustomization: str) -> tuple[dict, ...]:
     """The objects `kubectl kustomize` (or `kustomize build`) renders from the directory."""
     directory = KUBERNETES / kustomization
-    if kubectl := shutil.which("kubectl"):
+    kubectl = shutil.which(Path(sys.executable).parent / "kubectl") or shutil.which("kubectl")
+    if kubectl:
         command = [kubectl, "kustomize", str(directory)]
     elif kustomize := shutil.which("kustomize"):
         command = [kustomize, "build", str(directory)]
