@@ -174,6 +174,16 @@ def processes(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[
         stop_all(started)
 
 
+@pytest.fixture(autouse=True)
+def empty_cache():
+    """The cache and Celery's queue share one Redis database here: the cache is emptied key
+    by key (its keys carry its prefix), not flushed with the queue's bindings, without which
+    what beat sends would go nowhere."""
+    cache.delete_pattern("*")
+    yield
+    cache.delete_pattern("*")
+
+
 @pytest.fixture
 def user(processes, transactional_db):
     """A user committed for the other processes to see (a transactional test)."""
