@@ -19,13 +19,32 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 
 REQUIRED = os.environ.get("PROXY_TESTS_REQUIRED") == "1"
 NGINX = Path(os.environ.get("NGINX", "/usr/sbin/nginx"))
 REPOSITORY = Path(__file__).resolve().parents[2]
 NGINX_CONF = REPOSITORY / "deploy" / "nginx" / "nginx.conf"
+COMPOSE = REPOSITORY / "docker-compose.yml"
+KUBERNETES_BASE = REPOSITORY / "deploy" / "kubernetes" / "base"
 GUNICORN = Path(sys.executable).parent / "gunicorn"
 STARTUP_SECONDS = 20
+
+
+def compose_services() -> dict[str, dict]:
+    """docker-compose.yml's services, as written (before Compose interpolates `$$`)."""
+    return yaml.safe_load(COMPOSE.read_text())["services"]
+
+
+def base_objects() -> list[dict]:
+    """The objects of deploy/kubernetes/base's resources, as written (unrendered)."""
+    kustomization = yaml.safe_load((KUBERNETES_BASE / "kustomization.yaml").read_text())
+    return [
+        document
+        for resource in kustomization["resources"]
+        for document in yaml.safe_load_all((KUBERNETES_BASE / resource).read_text())
+        if document
+    ]
 
 
 def free_port() -> int:

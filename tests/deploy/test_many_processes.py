@@ -30,6 +30,8 @@ from tests.deploy.conftest import (
     REPOSITORY,
     REQUIRED,
     Server,
+    base_objects,
+    compose_services,
     free_port,
     start_proxy,
     stop,
@@ -42,8 +44,10 @@ pytestmark = pytest.mark.deploy
 
 BIN = Path(sys.executable).parent
 HOSTNAME = socket.gethostname()
-WORKERS = [f"deploy-test-worker-{n}@{HOSTNAME}" for n in ("a", "b")]
+# The first under Celery's default node name, which the health checks ping.
+WORKERS = [f"celery@{HOSTNAME}", f"second-worker@{HOSTNAME}"]
 BEAT = f"celerybeat@{HOSTNAME}"
+WORKERS_AND_BEAT = ("worker", "beat")
 STARTUP_SECONDS = 60
 
 
@@ -278,24 +282,40 @@ def test_a_list_cached_through_one_web_process_is_never_stale_on_the_other(proce
         assert sorted(task["title"] for task in body) == sorted(expected)
 
 
-def test_the_health_checks_compose_and_kubernetes_run_pass_for_the_celery_processes(processes):
-    """The very commands of docker-compose.yml and deploy/kubernetes (with this host's node
-    names), and a ping of a node that does not exist fails: the check can fail."""
+def health_check_commands() -> set[str]:
+    """The shell commands docker-compose.yml and deploy/kubernetes run to check the worker
+    and beat."""
+    services = compose_services()
+    compose = {
+        services[name]["healthcheck"]["test"][1].replace("$$", "$") for name in WORKERS_AND_BEAT
+    }
+    kubernetes = {
+        probe["exec"]["command"][2]
+        for o in base_objects()
+        if o["kind"] == "Deployment" and o["metadata"]["name"] in WORKERS_AND_BEAT
+        for container in o["spec"]["template"]["spec"]["containers"]
+        for probe in (container["livenessProbe"], container["readinessProbe"])
+    }
+    assert len(compose) == len(kubernetes) == 2
+    return compose | kubernetes
 
-    def ping(node: str, timeout: int) -> subprocess.CompletedProcess:
-        command = [str(BIN / "celery"), "-A", "config", "inspect", "ping", "--timeout"]
+
+def test_the_celery_health_checks_of_compose_and_kubernetes_pass_and_can_fail(processes):
+    """The very commands, in a shell with this host's name; on a host where no such node
+    runs (a wedged or stopped one, as far as the broker can tell) they fail."""
+
+    def check(command: str, hostname: str) -> subprocess.CompletedProcess:
+        env = {**processes.env, "HOSTNAME": hostname, "PATH": f"{BIN}:{os.environ['PATH']}"}
         return subprocess.run(
-            [*command, str(timeout), "-d", node],
-            env=processes.env,
-            cwd=REPOSITORY,
-            capture_output=True,
-            timeout=60,
+            ["sh", "-c", command], env=env, cwd=REPOSITORY, capture_output=True, timeout=60
         )
 
-    for node in (WORKERS[0], BEAT):
-        result = ping(node, timeout=10)
-        assert result.returncode == 0, result.stdout + result.stderr
-    assert ping(f"nobody@{HOSTNAME}", timeout=1).returncode != 0
+    for command in health_check_commands():
+        result = check(command, HOSTNAME)
+        assert result.returncode == 0, (command, result.stdout + result.stderr)
+        # A shorter wait for the reply that will not come; the command is otherwise the same.
+        quick = command.replace("--timeout 10", "--timeout 1")
+        assert check(quick, "no-such-host").returncode != 0, command
 
 
 def test_with_one_web_process_gone_the_proxy_sends_everything_to_the_other(processes, user, token):

@@ -6,15 +6,11 @@ Both are read as files (no renderer needed); kustomize only adds names and label
 """
 
 import re
-from pathlib import Path
 
 import pytest
-import yaml
 
-REPOSITORY = Path(__file__).resolve().parents[2]
-COMPOSE = REPOSITORY / "docker-compose.yml"
-NGINX_CONF = REPOSITORY / "deploy" / "nginx" / "nginx.conf"
-BASE = REPOSITORY / "deploy" / "kubernetes" / "base"
+from tests.deploy.conftest import NGINX_CONF, REPOSITORY, base_objects, compose_services
+
 PROCESSES = {"web", "realtime", "worker", "beat", "migrate"}
 # Settings one process sets for itself on top of the shared ones.
 PER_PROCESS_SETTINGS = {
@@ -38,20 +34,6 @@ PATHS = [
     "/mcp/other",
     "/mcpx",
 ]
-
-
-def compose_services() -> dict[str, dict]:
-    return yaml.safe_load(COMPOSE.read_text())["services"]
-
-
-def base_objects() -> list[dict]:
-    kustomization = yaml.safe_load((BASE / "kustomization.yaml").read_text())
-    return [
-        document
-        for resource in kustomization["resources"]
-        for document in yaml.safe_load_all((BASE / resource).read_text())
-        if document
-    ]
 
 
 def workloads() -> dict[str, dict]:
