@@ -1,6 +1,7 @@
 """docker-compose.yml and deploy/kubernetes/base run the same processes with the same commands
 and per-process settings, and the Compose proxy (deploy/nginx/nginx.conf) and the Ingresses
-send each path to the same process, buffered the same way.
+send each path to the same process, buffered the same way, with the same read timeout and
+body limit.
 
 Both are read as files (no renderer needed); kustomize only adds names and labels to these.
 """
@@ -45,9 +46,10 @@ def workloads() -> dict[str, dict]:
     }
 
 
-def nginx_route(path: str) -> tuple[str, bool]:
-    """The Compose service nginx.conf sends `path` to, and whether it buffers the answer:
-    regular-expression locations in order, then the longest prefix (nginx's rule)."""
+def nginx_route(path: str) -> tuple[str, bool, str]:
+    """The Compose service nginx.conf sends `path` to, whether it buffers the answer, and how
+    long it waits for one: regular-expression locations in order, then the longest prefix
+    (nginx's rule)."""
     text = NGINX_CONF.read_text()
     upstreams = {
         name: re.search(r"server (\w+):\d+;", body).group(1)
@@ -64,24 +66,27 @@ def nginx_route(path: str) -> tuple[str, bool]:
         chosen = max(prefixes, key=lambda item: len(item[0]))[1]
     upstream = re.search(r"proxy_pass http://(\w+);", chosen).group(1)
     buffered = "proxy_buffering off;" not in chosen
-    return upstreams[upstream], buffered
+    read_timeout = re.search(r"proxy_read_timeout (\d+)s;", chosen).group(1)
+    return upstreams[upstream], buffered, read_timeout
 
 
-def ingress_route(path: str) -> tuple[str, bool]:
-    """The Service the Ingresses send `path` to, and whether it buffers the answer, as
-    ingress-nginx does with use-regex: every path a case-insensitive expression anchored at
-    its start, the longest first."""
+def ingress_route(path: str) -> tuple[str, bool, str]:
+    """The Service the Ingresses send `path` to, whether it buffers the answer, and how long
+    it waits for one, as ingress-nginx does with use-regex: every path a case-insensitive
+    expression anchored at its start, the longest first."""
     rules = []
     for ingress in (o for o in base_objects() if o["kind"] == "Ingress"):
         annotations = ingress["metadata"]["annotations"]
         assert annotations["nginx.ingress.kubernetes.io/use-regex"] == "true"
         buffered = annotations["nginx.ingress.kubernetes.io/proxy-buffering"] == "on"
+        read_timeout = annotations["nginx.ingress.kubernetes.io/proxy-read-timeout"]
         for rule in ingress["spec"]["rules"]:
             for entry in rule["http"]["paths"]:
-                rules.append((entry["path"], entry["backend"]["service"]["name"], buffered))
-    for pattern, service, buffered in sorted(rules, key=lambda rule: -len(rule[0])):
+                service = entry["backend"]["service"]["name"]
+                rules.append((entry["path"], (service, buffered, read_timeout)))
+    for pattern, route in sorted(rules, key=lambda rule: -len(rule[0])):
         if re.match(pattern, path, re.I):
-            return service, buffered
+            return route
     raise AssertionError(f"no Ingress path matches {path}")
 
 
@@ -126,12 +131,19 @@ def test_every_long_running_compose_service_has_a_health_check():
 
 
 @pytest.mark.parametrize("path", PATHS)
-def test_the_proxy_and_the_ingress_send_each_path_to_the_same_process(path):
+def test_the_proxy_and_the_ingress_send_each_path_to_the_same_process_alike(path):
     assert nginx_route(path) == ingress_route(path)
 
 
 def test_only_streams_and_mcp_go_to_realtime_unbuffered():
-    realtime = {path for path in PATHS if nginx_route(path) == ("realtime", False)}
+    realtime = {path for path in PATHS if nginx_route(path)[:2] == ("realtime", False)}
 
     assert realtime == {"/api/u1/events", "/api/u1/events/", "/mcp", "/mcp/"}
-    assert all(nginx_route(path) == ("web", True) for path in set(PATHS) - realtime)
+    assert all(nginx_route(path)[:2] == ("web", True) for path in set(PATHS) - realtime)
+
+
+def test_the_proxy_and_the_ingress_take_the_same_largest_body():
+    limit = re.search(r"client_max_body_size (\w+);", NGINX_CONF.read_text()).group(1)
+    for ingress in (o for o in base_objects() if o["kind"] == "Ingress"):
+        annotations = ingress["metadata"]["annotations"]
+        assert annotations["nginx.ingress.kubernetes.io/proxy-body-size"] == limit
