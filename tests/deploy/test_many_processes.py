@@ -10,6 +10,7 @@ unless PROXY_TESTS_REQUIRED=1 (CI), when it fails instead.
 import http.client
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -261,6 +262,19 @@ def test_through_the_proxy_every_stream_on_either_process_gets_each_write(proces
     finally:
         for stream in streams:
             stream.close()
+    # nginx logs a stream, with the instance that served it, once it has ended.
+    realtime_ports = {server.port for server in processes.realtime}
+    wait_for(
+        lambda: streams_served_by(processes.proxy.log, user) == realtime_ports,
+        10,
+        "the proxy's log shows streams served by both realtime processes",
+    )
+
+
+def streams_served_by(access_log: Path, user) -> set[int]:
+    """The ports of the upstream instances that served `user`'s streams, by the proxy's log."""
+    pattern = rf'"GET /api/{user.id}/events HTTP/1.1" 200 .* upstream=127.0.0.1:(\d+) '
+    return {int(port) for port in re.findall(pattern, access_log.read_text())}
 
 
 def test_a_list_cached_through_one_web_process_is_never_stale_on_the_other(processes, user, token):
