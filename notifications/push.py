@@ -26,7 +26,7 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
-from functools import lru_cache, partial
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -164,16 +164,18 @@ def queue_reminder(sender: Any, *, user_id: str, payload: dict[str, Any], **kwar
         PushMessage(subscription_id=pk, payload=payload)
         for pk in PushSubscription.objects.filter(user_id=user_id).values_list("pk", flat=True)
     )
-    if messages:
-        # robust: a broker that is down must not fail the reminder's commit; the sweep sends.
-        transaction.on_commit(partial(enqueue, [m.pk for m in messages]), robust=True)
+    if not messages:
+        return
+    message_ids = [message.pk for message in messages]
 
+    def queue_sends() -> None:
+        from notifications.tasks import send_push
 
-def enqueue(message_ids: list[int]) -> None:
-    from notifications.tasks import send_push
+        for message_id in message_ids:
+            send_push.delay(message_id)
 
-    for message_id in message_ids:
-        send_push.delay(message_id)
+    # robust: a broker that is down must not fail the reminder's commit; the sweep sends.
+    transaction.on_commit(queue_sends, robust=True)
 
 
 @dataclass(frozen=True)
