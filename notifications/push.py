@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 import requests
 from cryptography.hazmat.primitives.asymmetric import ec
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from py_vapid import Vapid
@@ -57,6 +57,9 @@ RETRY_DELAYS = (10, 60, 300)
 CLAIM_SECONDS = 120
 # The sweep leaves messages this recent to the task queued for them.
 SWEEP_GRACE_SECONDS = 30
+# The first key of the endpoint locks (pg_advisory_xact_lock's two-key form), so that they
+# cannot collide with advisory locks taken for anything else.
+ENDPOINT_LOCK_SPACE = 8030
 # Sent and given-up messages are kept this long, for the admin, then deleted by the sweep.
 KEEP_FINISHED = timedelta(days=1)
 # Push services accept 4096 bytes of encrypted body (RFC 8030); aes128gcm adds 103 to the
@@ -119,23 +122,11 @@ def subscribe(*, user: User, endpoint: str, p256dh: str, auth: str) -> PushSubsc
         public_addresses(endpoint)
     except OutboundURLError as error:
         raise ValidationError({"endpoint": [str(error)]}) from None
-    fields = {"p256dh": p256dh.rstrip("="), "auth": auth.rstrip("=")}
-    # Two users subscribing one endpoint at the same moment: the second insert waits for the
-    # first to commit and then violates the unique endpoint; the next round replaces it.
-    rounds_left = 3
-    while True:
-        try:
-            return replace_subscription(user=user, endpoint=endpoint, fields=fields)
-        except IntegrityError:
-            rounds_left -= 1
-            if not rounds_left:
-                raise
-
-
-def replace_subscription(*, user: User, endpoint: str, fields: dict[str, str]) -> PushSubscription:
     with transaction.atomic():
-        # The user's row lock serialises their subscribes, so the limit holds under races.
+        # The user's row lock serialises their subscribes, so the limit holds under races;
+        # then the endpoint's lock, always second, serialises the users racing for it.
         User.objects.select_for_update().filter(pk=user.pk).values_list("pk").first()
+        lock_endpoint(endpoint)
         PushSubscription.objects.filter(endpoint=endpoint).delete()
         if PushSubscription.objects.filter(user=user).count() >= MAX_SUBSCRIPTIONS_PER_USER:
             raise ValidationError(
@@ -146,7 +137,21 @@ def replace_subscription(*, user: User, endpoint: str, fields: dict[str, str]) -
                     ]
                 }
             )
-        return PushSubscription.objects.create(user=user, endpoint=endpoint, **fields)
+        return PushSubscription.objects.create(
+            user=user, endpoint=endpoint, p256dh=p256dh.rstrip("="), auth=auth.rstrip("=")
+        )
+
+
+def lock_endpoint(endpoint: str) -> None:
+    """Hold `endpoint` until the transaction ends, whether or not a row has it yet: two
+    transactions that both found none would both insert it, and one would fail. PostgreSQL
+    takes an advisory lock (in a key space of this module's own); SQLite runs one writing
+    transaction at a time anyway."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [ENDPOINT_LOCK_SPACE, endpoint]
+            )
 
 
 def unsubscribe(*, subscription: PushSubscription) -> None:
