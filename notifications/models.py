@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils import timezone
 
@@ -51,7 +52,8 @@ class PushMessage(models.Model):
     subscription = models.ForeignKey(
         PushSubscription, on_delete=models.CASCADE, related_name="messages"
     )
-    payload = models.JSONField()
+    # The signal's payload is JSON-ready; the encoder keeps a stray datetime from failing it.
+    payload = models.JSONField(encoder=DjangoJSONEncoder)
     state = models.CharField(max_length=7, choices=State.choices, default=State.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now, editable=False)

@@ -299,6 +299,8 @@ def post(subscription: PushSubscription, body: str) -> int:
                     "aud": f"{parts.scheme}://{parts.netloc}",
                 },
                 ttl=TTL_SECONDS,
+                # A reminder is due now: a phone may wake its radio for it (RFC 8030).
+                headers={"Urgency": "high"},
                 timeout=SEND_TIMEOUT_SECONDS,
                 requests_session=session,
             )

@@ -79,7 +79,7 @@ class TestQueuedWithTheFiring:
         assert sorted(r.path for r in push_service.received) == ["/push/1", "/push/2"]
         for received in push_service.received:
             assert received.payload == payload
-            assert received.headers["ttl"] == "3600"
+            assert received.headers["ttl"] == "3600" and received.headers["urgency"] == "high"
             assert received.claims["aud"] == push_service.origin
             assert received.claims["exp"] > timezone.now().timestamp()
         assert set(PushMessage.objects.values_list("state", flat=True)) == {"sent"}
@@ -95,6 +95,16 @@ class TestQueuedWithTheFiring:
                 assert PushMessage.objects.filter(state="pending").count() == 1
 
         assert len(callbacks) == 1 and push_service.requests == 0
+
+    def test_a_datetime_in_the_payload_arrives_as_rfc_3339_text(
+        self, push_service, user, payload, celery_eager, django_capture_on_commit_callbacks
+    ):
+        subscribed(user, push_service)
+        fire_at = dt.datetime(2026, 12, 2, 9, 0, tzinfo=dt.UTC)
+
+        fire(user, {**payload, "fire_at": fire_at}, django_capture_on_commit_callbacks)
+
+        assert push_service.received[0].payload["fire_at"] == "2026-12-02T09:00:00Z"
 
     def test_a_rolled_back_firing_queues_nothing(self, push_service, user, payload):
         subscribed(user, push_service)
