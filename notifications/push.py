@@ -24,6 +24,7 @@ import base64
 import binascii
 import json
 import logging
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import lru_cache
@@ -67,6 +68,9 @@ KEEP_FINISHED = timedelta(days=1)
 MAX_PAYLOAD_BYTES = 4096 - 103
 
 
+BASE64URL = re.compile(r"[A-Za-z0-9_-]*={0,2}")
+
+
 class PushDisabled(APIException):
     status_code = 503
     default_detail = "Web Push is not configured on this server."
@@ -79,8 +83,9 @@ def push_enabled() -> bool:
 
 
 def decode_base64url(value: str) -> bytes:
-    """`value` as base64url, padded or not (browsers send it unpadded); ValueError if not."""
-    if not isinstance(value, str) or not value.isascii():
+    """`value` as base64url, padded or not (browsers send it unpadded); ValueError if not,
+    also for characters outside the alphabet, which the decoder alone would skip."""
+    if not isinstance(value, str) or not BASE64URL.fullmatch(value):
         raise ValueError(value)
     try:
         return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))

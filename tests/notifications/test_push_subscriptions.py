@@ -162,6 +162,8 @@ OFF_CURVE = b64url(b"\x04" + b"\x01" * 64)
         ({**GOOD, "keys": {"auth": GOOD_KEYS["auth"]}}, "keys"),
         ({**GOOD, "keys": {"p256dh": GOOD_KEYS["p256dh"]}}, "keys"),
         ({**GOOD, "keys": {**GOOD_KEYS, "p256dh": "not base64!"}}, "keys"),
+        ({**GOOD, "keys": {**GOOD_KEYS, "p256dh": GOOD_KEYS["p256dh"] + "!!!!"}}, "keys"),
+        ({**GOOD, "keys": {**GOOD_KEYS, "auth": "+/" + GOOD_KEYS["auth"][2:]}}, "keys"),
         ({**GOOD, "keys": {**GOOD_KEYS, "p256dh": b64url(b"\x04" + b"\x01" * 32)}}, "keys"),
         ({**GOOD, "keys": {**GOOD_KEYS, "p256dh": b64url(b"\x02" + b"\x01" * 64)}}, "keys"),
         ({**GOOD, "keys": {**GOOD_KEYS, "p256dh": OFF_CURVE}}, "keys"),
