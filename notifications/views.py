@@ -1,5 +1,10 @@
 from django.conf import settings
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import mixins, viewsets
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -16,6 +21,27 @@ PUSH_OFF = error_response(
     "Web Push is not configured on this server (no VAPID key).",
     push.PushDisabled.default_detail,
 )
+ENDPOINT_EXAMPLE = "https://fcm.googleapis.com/fcm/send/dUo2pN8w4kA:APA91bH…"
+SUBSCRIPTION_EXAMPLES = [
+    OpenApiExample(
+        "PushSubscription.toJSON()",
+        value={
+            "endpoint": ENDPOINT_EXAMPLE,
+            "expirationTime": None,
+            "keys": {
+                "p256dh": "BLij5cpHDmpfwBrMtH7ehPz86DBxq_Wp4IK2wTgMKEe6isQU86Ej1mog-KwFESpbsrWczq4"
+                "CLTrWoZiaRttDpcU",
+                "auth": "EP1RD45JOSnV32MfKSNUGw",
+            },
+        },
+        request_only=True,
+    ),
+    OpenApiExample(
+        "subscription",
+        value={"id": 3, "endpoint": ENDPOINT_EXAMPLE, "created_at": "2026-12-02T08:00:00Z"},
+        response_only=True,
+    ),
+]
 SUBSCRIPTION_ID = OpenApiParameter(
     "id", int, OpenApiParameter.PATH, description="The push subscription's id."
 )
@@ -34,6 +60,15 @@ class PushPublicKeyView(APIView):
         summary="The VAPID public key",
         tags=["push"],
         responses={200: PublicKeySerializer, 503: PUSH_OFF},
+        examples=[
+            OpenApiExample(
+                "public key",
+                value={
+                    "public_key": "BO3ZIw4A2SMqW31kxXDsfmUffRUwn_Ixe-HLdlC58_8vYxGRW96KYjdJOSXHB"
+                    "P-cjQelpNSKyDYl9AhyBo3IE28"
+                },
+            )
+        ],
     )
     def get(self, request: Request) -> Response:
         if not push.push_enabled():
@@ -56,6 +91,7 @@ class PushPublicKeyView(APIView):
             "host resolve to public addresses only; at most 20 subscriptions per user."
         ),
         responses={201: PushSubscriptionSerializer, 503: PUSH_OFF},
+        examples=SUBSCRIPTION_EXAMPLES,
     ),
     destroy=extend_schema(
         operation_id="deletePushSubscription",
