@@ -15,7 +15,8 @@ Delivery, in the order things can go wrong:
   a second lookup might say; TLS still verifies the certificate for the endpoint's host.
   Redirects are not followed, proxies from the environment not used; 10 s timeout.
 - 404 or 410: the browser dropped the subscription, so it is deleted (with its messages).
-- 429, 5xx, a timeout or a refused connection: tried again after RETRY_DELAYS, then given up;
+- 429, 5xx, a timeout, a refused connection or a host that does not resolve: tried again
+  after RETRY_DELAYS (or the push service's `Retry-After`, when longer), then given up;
   so is anything still pending an hour after it was queued (its TTL: a reminder pushed later
   is noise). Any other answer is given up at once: trying again would get the same.
 """
@@ -220,13 +221,17 @@ def deliver(message_id: int) -> Delivery:
     if not push_enabled():
         return give_up(message, "Web Push is not configured on this server.")
     try:
-        status = post(message.subscription, push_body(message.payload))
+        response = post(message.subscription, push_body(message.payload))
     except OutboundURLError as error:
+        if isinstance(error.__cause__, OSError):
+            # The endpoint's host did not resolve: DNS may answer on the next attempt.
+            return retry_or_give_up(message, str(error))
         return give_up(message, str(error))
     except requests.Timeout:
         return retry_or_give_up(message, "The push service did not answer in time.")
     except requests.RequestException as error:
         return retry_or_give_up(message, f"Could not reach the push service: {error}")
+    status = response.status_code
     if 200 <= status < 300:
         PushMessage.objects.filter(pk=message.pk).update(
             state=PushMessage.State.SENT, sent_at=timezone.now(), claimed_until=None, error=""
@@ -237,7 +242,12 @@ def deliver(message_id: int) -> Delivery:
         message.subscription.delete()
         return Delivery("gone")
     if status == 429 or status >= 500:
-        return retry_or_give_up(message, f"The push service answered {status}.")
+        retry_after = response.headers.get("Retry-After", "")
+        return retry_or_give_up(
+            message,
+            f"The push service answered {status}.",
+            at_least=int(retry_after) if retry_after.isdigit() else 0,
+        )
     return give_up(message, f"The push service answered {status}.")
 
 
@@ -249,12 +259,15 @@ def give_up(message: PushMessage, error: str) -> Delivery:
     return Delivery("failed")
 
 
-def retry_or_give_up(message: PushMessage, error: str) -> Delivery:
+def retry_or_give_up(message: PushMessage, error: str, at_least: int = 0) -> Delivery:
+    """Try `message` again after the next of RETRY_DELAYS (or `at_least` seconds, a push
+    service's `Retry-After`, if longer), unless it has had them all or that would be past
+    its TTL."""
     attempts = message.attempts  # read after the claim, which counted this attempt
     expires = message.created_at + timedelta(seconds=TTL_SECONDS)
     if attempts > len(RETRY_DELAYS):
         return give_up(message, error)
-    delay = RETRY_DELAYS[attempts - 1]
+    delay = max(RETRY_DELAYS[attempts - 1], at_least)
     next_attempt_at = timezone.now() + timedelta(seconds=delay)
     if next_attempt_at >= expires:
         return give_up(message, error)
@@ -284,10 +297,10 @@ def json_dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
-def post(subscription: PushSubscription, body: str) -> int:
+def post(subscription: PushSubscription, body: str) -> requests.Response:
     """POST `body`, encrypted to `subscription`'s keys and signed with the VAPID key, to its
-    endpoint at an address the address rule allows; the push service's status code.
-    OutboundURLError when the endpoint may not be called now."""
+    endpoint at an address the address rule allows; the push service's answer, whatever its
+    status. OutboundURLError when the endpoint may not be called now."""
     address = public_addresses(subscription.endpoint)[0]
     parts = urlsplit(subscription.endpoint)
     with PinnedSession(address) as session:
@@ -313,8 +326,8 @@ def post(subscription: PushSubscription, body: str) -> int:
             # pywebpush raises for any answer above 202, with the response attached.
             if error.response is None:
                 raise requests.RequestException(error.message) from error
-            return error.status_code
-    return response.status_code
+            return error.response
+    return response
 
 
 @lru_cache(maxsize=2)

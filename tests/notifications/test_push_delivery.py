@@ -219,6 +219,24 @@ class TestDeliver:
         assert message.state == "failed" and message.error == "The push service answered 500."
         assert PushSubscription.objects.exists()
 
+    def test_a_longer_retry_after_is_honoured(self, push_service, user, payload):
+        subscription = subscribed(user, push_service)
+        push_service.answer(subscription.endpoint, 429, headers={"Retry-After": "120"})
+        message = queued(subscription, payload)
+
+        assert push.deliver(message.pk) == push.Delivery("retry", retry_in=120)
+
+    def test_a_shorter_or_unreadable_retry_after_leaves_the_backoff(
+        self, push_service, user, payload
+    ):
+        subscription = subscribed(user, push_service)
+        push_service.answer(subscription.endpoint, 429, headers={"Retry-After": "1"})
+        other = subscribed(user, push_service)
+        push_service.answer(other.endpoint, 503, headers={"Retry-After": "Wed, 21 Oct 2026"})
+
+        assert push.deliver(queued(subscription, payload).pk).retry_in == 10
+        assert push.deliver(queued(other, payload).pk).retry_in == 10
+
     @pytest.mark.parametrize("status", [400, 403, 413])
     def test_another_error_status_is_given_up_at_once(self, push_service, user, payload, status):
         subscription = subscribed(user, push_service)
@@ -275,6 +293,18 @@ class TestDeliver:
         assert push_service.requests == 0
         message.refresh_from_db()
         assert message.error == "The URL must start with https://."
+
+    def test_a_host_that_does_not_resolve_now_is_tried_again(self, push_service, user, payload):
+        keys = Browser().subscription("")["keys"]
+        # Saved when it resolved (subscribe() would refuse it now).
+        subscription = PushSubscription.objects.create(
+            user=user, endpoint="https://push.invalid/send/1", **keys
+        )
+        message = queued(subscription, payload)
+
+        assert push.deliver(message.pk).outcome == "retry"
+        message.refresh_from_db()
+        assert message.error == "The host push.invalid does not resolve."
 
     def test_a_message_past_its_ttl_is_given_up_unsent(self, push_service, user, payload):
         message = queued(subscribed(user, push_service), payload)
