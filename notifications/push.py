@@ -39,7 +39,6 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from py_vapid import Vapid
-from pywebpush import WebPushException, webpush
 from requests.adapters import HTTPAdapter
 from rest_framework.exceptions import APIException, ValidationError
 
@@ -301,6 +300,10 @@ def post(subscription: PushSubscription, body: str) -> requests.Response:
     """POST `body`, encrypted to `subscription`'s keys and signed with the VAPID key, to its
     endpoint at an address the address rule allows; the push service's answer, whatever its
     status. OutboundURLError when the endpoint may not be called now."""
+    # Imported here: pywebpush loads aiohttp, over half a second that every web process,
+    # command and test run would pay at start-up for what only a worker's sends use.
+    from pywebpush import WebPushException, webpush
+
     address = public_addresses(subscription.endpoint)[0]
     parts = urlsplit(subscription.endpoint)
     with PinnedSession(address) as session:
