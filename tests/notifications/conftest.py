@@ -131,6 +131,15 @@ class PushService:
             target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
 
+    def worker_environment(self) -> dict[str, str]:
+        """The variables a Celery worker in another process needs to push here: this test's
+        VAPID keys and loopback endpoints allowed."""
+        return {
+            "VAPID_PRIVATE_KEY": self.vapid.private_key,
+            "VAPID_SUBJECT": self.vapid.subject,
+            "WEBHOOKS_ALLOW_PRIVATE": "true",
+        }
+
     def endpoint(self, browser: Browser) -> str:
         path = f"/push/{len(self.browsers) + 1}"
         self.browsers[path] = browser

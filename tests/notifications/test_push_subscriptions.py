@@ -263,6 +263,18 @@ class TestListAndDelete:
 
         assert response.status_code == 404
 
+    def test_one_subscription_cannot_be_read_or_changed_only_deleted(
+        self, vapid, owner_client, user
+    ):
+        keys = Browser().subscription("")["keys"]
+        mine = PushSubscription.objects.create(user=user, endpoint=PUBLIC_ENDPOINT, **keys)
+
+        response = owner_client.patch(subscriptions_url(user, mine.pk), {}, format="json")
+
+        assert response.status_code == 405
+        assert response["Allow"] == "DELETE, OPTIONS"
+        assert owner_client.get(subscriptions_url(user, mine.pk)).status_code == 405
+
     def test_the_subscribe_route_costs_a_handful_of_queries(
         self, vapid, owner_client, user, browser, django_assert_max_num_queries
     ):
