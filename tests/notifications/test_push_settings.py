@@ -138,3 +138,12 @@ def test_gunicorn_says_once_at_start_that_push_is_off(tmp_path):
 
     warnings = [line for line in lines if "Web Push is off" in line]
     assert len(warnings) == 1 and "VAPID_PRIVATE_KEY is not set" in warnings[0]
+
+
+def test_a_worker_given_the_push_services_environment_pushes_with_the_tests_keys(
+    production, push_service, vapid
+):
+    values = production(**push_service.worker_environment())
+
+    assert values["VAPID_PUBLIC_KEY"] == vapid.public_key
+    assert values["VAPID_SUBJECT"] == vapid.subject and values["WEBHOOKS_ALLOW_PRIVATE"] is True
