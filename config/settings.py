@@ -527,7 +527,7 @@ WEBHOOKS_ALLOW_PRIVATE = env.bool("WEBHOOKS_ALLOW_PRIVATE", default=False)
 
 # Web Push (docs/push.md): the VAPID key pair that signs every push (RFC 8292), base64url as
 # `manage.py generate_vapid_keys` prints it. Unset with DEBUG off, push is off: the public-key
-# route and new subscriptions answer 503 and `manage.py check` says so. With DEBUG, a
+# route and new subscriptions answer 503, and gunicorn says so at start. With DEBUG, a
 # development pair (anyone can read it: never use it for real subscriptions).
 VAPID_PRIVATE_KEY = env.str("VAPID_PRIVATE_KEY", "") or (
     "DLPPjnYp0IQAhZozNjJYTXfgRyrn-7939aDnpzcyTmY" if DEBUG else ""
