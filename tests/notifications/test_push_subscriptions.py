@@ -30,6 +30,10 @@ class TestPublicKey:
         assert response.status_code == 200
         assert response.json() == {"public_key": vapid.public_key}
 
+    def test_touches_no_database(self, vapid, django_assert_num_queries):
+        with django_assert_num_queries(0):
+            assert APIClient().get("/api/push/public-key").status_code == 200
+
     def test_the_key_is_an_uncompressed_p256_point_in_base64url(self, vapid):
         key = APIClient().get("/api/push/public-key/").json()["public_key"]
 
