@@ -217,6 +217,10 @@ def deliver(message_id: int) -> Delivery:
         return Delivery("skipped")
     if now >= message.created_at + timedelta(seconds=TTL_SECONDS):
         return give_up(message, "Its time to live ran out before it could be sent.")
+    if message.attempts > len(RETRY_DELAYS) + 1:
+        # Every attempt so far ended without an outcome (the worker died or was killed mid-send,
+        # say by a push service trickling its answer past the task's time limit).
+        return give_up(message, "Too many attempts ended without an answer.")
     if not push_enabled():
         return give_up(message, "Web Push is not configured on this server.")
     try:

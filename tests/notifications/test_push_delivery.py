@@ -170,6 +170,19 @@ class TestDeliver:
         assert push.deliver(message.pk).outcome == "skipped"
         assert push_service.requests == 0
 
+    def test_a_message_whose_attempts_all_died_mid_send_is_given_up(
+        self, push_service, user, payload
+    ):
+        message = queued(subscribed(user, push_service), payload)
+        # Four claims that lapsed without an outcome: their workers were killed.
+        PushMessage.objects.filter(pk=message.pk).update(
+            attempts=len(push.RETRY_DELAYS) + 1,
+            claimed_until=timezone.now() - dt.timedelta(seconds=1),
+        )
+
+        assert push.deliver(message.pk).outcome == "failed"
+        assert push_service.requests == 0
+
     def test_a_deleted_message_is_skipped(self, push_service):
         assert push.deliver(123456).outcome == "skipped"
 
