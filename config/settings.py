@@ -529,7 +529,23 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = env.str(
     "CELERY_BEAT_SCHEDULE_FILENAME", str(BASE_DIR / ".celery-beat-schedule")
 )
-CELERY_BEAT_SCHEDULE: dict = {}
+# How often beat starts the firing of due reminders (notifications/tasks.py): a reminder
+# fires at most about this long after its fire_at, with a worker running.
+REMINDERS_FIRE_EVERY_SECONDS = env.float("REMINDERS_FIRE_EVERY_SECONDS", default=5.0)
+CELERY_BEAT_SCHEDULE: dict = {
+    "fire-due-reminders": {
+        "task": "notifications.fire_due_reminders",
+        "schedule": REMINDERS_FIRE_EVERY_SECONDS,
+        # A run still queued when later ones are due is of no use (they claim the same), so a
+        # backlog, e.g. while no worker ran, does not pile up.
+        "options": {"expires": max(REMINDERS_FIRE_EVERY_SECONDS * 2, 10.0)},
+    },
+    "purge-fired-reminders": {
+        "task": "sync.purge_fired_reminders",
+        "schedule": 60.0,
+        "options": {"expires": 60.0},
+    },
+}
 
 LOG_LEVEL = env.str("LOG_LEVEL", "INFO").upper()
 # "json": one JSON object per line (core.logging.JsonFormatter); "plain" for people.
