@@ -15,7 +15,7 @@ import json
 import logging
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
@@ -89,17 +89,19 @@ def purge_fired_reminders(*, before: datetime) -> int:
 
 
 def read_page(
-    user_id: str, after_id: int, fired_since: datetime | None
+    user_id: str, after_id: int, fired_since: datetime | None, sent: Iterable[int] = ()
 ) -> tuple[feed.Page, list[tuple[int, datetime, dict]]]:
     """One page of the feed and, when `fired_since` is given, the reminders fired since then
-    (id, fired_at, payload), from a worker thread. Its connection is closed after each read:
-    a stream reads rarely, and the threads of the pool would otherwise each keep one."""
+    (id, fired_at, payload) but those in `sent`, from a worker thread. Its connection is
+    closed after each read: a stream reads rarely, and the threads of the pool would
+    otherwise each keep one."""
     try:
         page = feed.changes_after(user_id, after_id, limit=500)
         fired = []
         if fired_since is not None:
             fired = list(
                 FiredReminder.objects.filter(user_id=user_id, fired_at__gte=fired_since)
+                .exclude(pk__in=list(sent))
                 .order_by("id")
                 .values_list("id", "fired_at", "payload")
             )
@@ -213,7 +215,7 @@ async def stream(
             waiter.reminders = False
             since = max(opened_at, timezone.now() - REMINDER_WINDOW) if read_reminders else None
             page, fired = await sync_to_async(read_page, thread_sensitive=False)(
-                user_id, after_id, since
+                user_id, after_id, since, sent
             )
             for change_id, change in page.changes:
                 yield event(cursors.issue(user_id, change_id), change)
