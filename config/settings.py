@@ -506,6 +506,8 @@ if CELERY_BROKER_URL == "filesystem://":
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(CELERY_BROKER_FOLDER),
         "data_folder_out": str(CELERY_BROKER_FOLDER),
+        # The transport's broadcast bindings (it would make ./control in the working directory).
+        "control_folder": str(Path(str(CELERY_BROKER_FOLDER)) / "control"),
     }
 else:
     # A task a killed worker had taken goes back to the queue after this long (Redis; with
