@@ -110,6 +110,15 @@ class TestWhen:
             "2027-03-02T09:00:00Z",
         ]
 
+    def test_a_late_reminder_survives_a_write_that_keeps_its_fire_at(self, user, fired):
+        task = reminded(user)
+        # No worker ran at DUE; then the task is renamed and its reminders sent again.
+        with time_machine.travel(DUE + timedelta(minutes=10), tick=False):
+            task_update(task=task, data={"title": "renamed", "reminders": task.reminders})
+
+        assert fire_at(DUE + timedelta(minutes=11)) == 1
+        assert fired[0][1]["task"]["title"] == "renamed"
+
     def test_moving_fire_at_earlier_but_still_ahead_fires_at_the_new_time(self, user, fired):
         task = reminded(user)
         with time_machine.travel(WRITTEN + timedelta(minutes=1), tick=False):
