@@ -10,6 +10,7 @@ unless PROXY_TESTS_REQUIRED=1 (CI), when it fails instead.
 import http.client
 import json
 import os
+import queue
 import re
 import signal
 import socket
@@ -18,6 +19,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
@@ -129,6 +131,8 @@ def processes(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[
         "NUM_PROXIES": "1",
         "LOG_LEVEL": "WARNING",
         "CELERY_BEAT_SCHEDULE_FILENAME": str(workdir / "celerybeat-schedule"),
+        # Beat starts the reminder firing every second, so a reminder comes within two.
+        "REMINDERS_FIRE_EVERY_SECONDS": "1",
     }
     # Tasks that earlier tests of this run queued and nobody consumed are nobody's now.
     celery_app.control.purge()
@@ -294,6 +298,40 @@ def test_a_list_cached_through_one_web_process_is_never_stale_on_the_other(proce
 
         status, body = call(web_b, "GET", path, token)
         assert sorted(task["title"] for task in body) == sorted(expected)
+
+
+def test_a_reminder_fires_once_on_every_stream_with_two_workers_and_a_beat(processes, user, token):
+    """Beat starts the firing every second and either worker may take each run; the database
+    lets one run claim the reminder, and that firing reaches the user's streams on both
+    realtime processes, once."""
+    web_a = processes.web[0].port
+    streams = [open_stream(server.port, user, token) for server in processes.realtime]
+    try:
+        warm_up = create_task(web_a, user, token, "warm-up")
+        for stream in streams:
+            assert stream.next(timeout=10).data["id"] == warm_up["id"]
+        fire_at = datetime.now(UTC) + timedelta(seconds=2)
+        status, task = call(
+            web_a,
+            "POST",
+            f"/api/{user.id}/tasks",
+            token,
+            {"title": "call back", "reminders": [{"at": fire_at.isoformat()}]},
+        )
+        assert status == 201, task
+
+        for stream in streams:
+            assert stream.next(timeout=1).data["id"] == task["id"]  # the create itself
+            reminder = stream.next(timeout=15)
+            assert (reminder.type, reminder.data["task"]["id"]) == ("reminder", task["id"])
+            assert reminder.data["fire_at"] == task["reminders"][0]["fire_at"]
+        # Three more firing runs, on either worker, find nothing left to claim.
+        for stream in streams:
+            with pytest.raises(queue.Empty):
+                stream.next(timeout=3)
+    finally:
+        for stream in streams:
+            stream.close()
 
 
 def health_check_commands() -> set[str]:
