@@ -81,9 +81,12 @@ def database_url_of_this_run() -> str:
     return f"postgresql://{credentials}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
-def start(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+def start(
+    command: list[str], env: dict[str, str], log: Path, started: list[subprocess.Popen]
+) -> subprocess.Popen:
+    """`command` in its own session, its output in `log`; recorded in `started`."""
     with log.open("w") as output:
-        return subprocess.Popen(
+        process = subprocess.Popen(
             command,
             cwd=REPOSITORY,
             env=env,
@@ -91,11 +94,8 @@ def start(command: list[str], env: dict[str, str], log: Path) -> subprocess.Pope
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-
-
-def start_server(command: list[str], port: int, env: dict[str, str], log: Path) -> Server:
-    process = start(command, env, log)
-    return Server(port, log, process)
+    started.append(process)
+    return process
 
 
 def stop_all(processes: list[subprocess.Popen]) -> None:
@@ -113,7 +113,8 @@ def celery_nodes_answering() -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def processes(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[Processes]:
+def processes(django_db_setup, tmp_path_factory) -> Iterator[Processes]:
+    """Every process, started once for the module, on the test database."""
     if connection.vendor != "postgresql" or not settings.REDIS_URL:
         (pytest.fail if REQUIRED else pytest.skip)(
             "needs PostgreSQL and Redis shared by every process: set DATABASE_URL and REDIS_URL"
@@ -143,7 +144,8 @@ def processes(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[
             port = free_port()
             web_env = {**env, "GUNICORN_BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": "1"}
             command = [str(BIN / "gunicorn"), "--config", "config/gunicorn.conf.py", "config.wsgi"]
-            web.append(start_server(command, port, web_env, workdir / f"web-{name}.log"))
+            log = workdir / f"web-{name}.log"
+            web.append(Server(port, log, start(command, web_env, log, started)))
             port = free_port()
             command = [
                 str(BIN / "uvicorn"),
@@ -152,13 +154,15 @@ def processes(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[
                 *("--no-server-header", "--no-access-log", "--timeout-graceful-shutdown", "1"),
             ]
             asgi_env = {**env, "DATABASE_CONN_MAX_AGE": "0"}
-            realtime.append(start_server(command, port, asgi_env, workdir / f"realtime-{name}.log"))
+            log = workdir / f"realtime-{name}.log"
+            realtime.append(Server(port, log, start(command, asgi_env, log, started)))
         celery = [str(BIN / "celery"), "-A", "config"]
         workers = [
             start(
                 [*celery, "worker", "-n", node, "--concurrency", "1", "--loglevel", "WARNING"],
                 env,
                 workdir / f"{node.partition('@')[0]}.log",
+                started,
             )
             for node in WORKERS
         ]
@@ -166,8 +170,8 @@ def processes(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[
             [*celery, "beat", "--enable-remote-control", "--loglevel", "WARNING"],
             env,
             workdir / "beat.log",
+            started,
         )
-        started = [server.process for server in web + realtime] + workers + [beat]
         for server in web + realtime:
             wait_until_answering(server.port, server.process, server.log)
         (workdir / "nginx").mkdir()
