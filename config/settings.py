@@ -488,6 +488,10 @@ SPECTACULAR_SETTINGS = {
     "TAGS": [
         {"name": "tasks", "description": "The signed-in user's tasks."},
         {"name": "health", "description": "Probes for load balancers and orchestrators."},
+        {
+            "name": "webhooks",
+            "description": "Signed POSTs of your changes and reminders to your own URLs.",
+        },
     ],
 }
 
@@ -497,6 +501,17 @@ CHANGES_RETENTION_DAYS = env.int("CHANGES_RETENTION_DAYS", 30)
 # Webhook URLs and Web Push endpoints must be https and resolve to public addresses
 # (core/outbound.py); true lifts both rules, for development and tests only.
 WEBHOOKS_ALLOW_PRIVATE = env.bool("WEBHOOKS_ALLOW_PRIVATE", default=False)
+# Seconds between a webhook delivery's failed attempt and the next (Standard Webhooks'
+# schedule by default); after the last one it is given up.
+webhook_retry_delays = env.list(
+    "WEBHOOK_RETRY_DELAYS", default=["5", "300", "1800", "7200", "18000", "36000", "36000"]
+)
+if not all(delay.isdigit() for delay in webhook_retry_delays):
+    raise ImproperlyConfigured(
+        "WEBHOOK_RETRY_DELAYS must be whole numbers of seconds separated by commas, "
+        f"not {','.join(webhook_retry_delays)!r}."
+    )
+WEBHOOK_RETRY_DELAYS = [int(delay) for delay in webhook_retry_delays]
 
 # Celery (config/celery.py): the broker is Redis by default (RabbitMQ works: amqp://…). With
 # neither, a folder on disk stands in (development only: it is one machine's).
@@ -529,7 +544,10 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = env.str(
     "CELERY_BEAT_SCHEDULE_FILENAME", str(BASE_DIR / ".celery-beat-schedule")
 )
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    # Sends the webhook deliveries that are due: retries, and any whose task was lost.
+    "send-due-webhooks": {"task": "notifications.tasks.sweep_webhooks", "schedule": 5.0},
+}
 
 LOG_LEVEL = env.str("LOG_LEVEL", "INFO").upper()
 # "json": one JSON object per line (core.logging.JsonFormatter); "plain" for people.

@@ -27,6 +27,7 @@ urlpatterns = [
     path("api/auth/", include("accounts.urls")),
     re_path(rf"^api/(?P<user_id>{USER_ID_PATTERN})/", include("tasks.urls")),
     re_path(rf"^api/(?P<user_id>{USER_ID_PATTERN})/", include("sync.urls")),
+    re_path(rf"^api/(?P<user_id>{USER_ID_PATTERN})/", include("notifications.urls")),
     re_path(r"^api/", errors.api_not_found),
 ]
 

@@ -7,3 +7,7 @@ class NotificationsConfig(AppConfig):
     path records and listens to what it announces; tasks knows nothing of it."""
 
     name = "notifications"
+
+    def ready(self) -> None:
+        # Connects the receivers that queue webhook deliveries inside writes and firings.
+        from notifications import webhooks  # noqa: F401
