@@ -2,6 +2,12 @@
 
 import datetime as dt
 import socket
+import ssl
+import tempfile
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 import time_machine
@@ -10,8 +16,8 @@ from config.celery import app
 from notifications import webhooks
 from notifications.models import Delivery, DeliveryAttempt, Webhook
 from notifications.tasks import send_webhook, sweep_webhooks
-from tests.conftest import free_port
-from tests.factories import TaskFactory
+from tests.conftest import free_port, requires_postgresql, run_concurrently
+from tests.factories import TaskFactory, UserFactory
 from tests.notifications.conftest import decoded
 
 START = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
@@ -312,3 +318,141 @@ def test_what_is_queued_is_what_is_sent(user, webhook, webhook_receiver):
     queued = decoded(webhook)
     webhooks.send_pending(webhook.pk)
     assert webhook_receiver.payloads() == queued
+
+
+def certificate_for(name: str) -> tuple[bytes, bytes]:
+    """A self-signed certificate for the DNS name `name`, and its key (PEM)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(dt.datetime.now(dt.UTC) - dt.timedelta(days=1))
+        .not_valid_after(dt.datetime.now(dt.UTC) + dt.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return certificate.public_bytes(serialization.Encoding.PEM), key_pem
+
+
+@dataclass
+class TLSReceiver:
+    port: int
+    server_names: list[str] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)
+
+
+def read_request(connection: socket.socket) -> str:
+    """One HTTP request, head and body, as text; ValueError when the client sent none."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = connection.recv(65536)
+        if not chunk:
+            raise ValueError("no request")
+        data += chunk
+    head, body = data.split(b"\r\n\r\n", 1)
+    length = next(
+        int(line.split(b":", 1)[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    while len(body) < length:
+        body += connection.recv(65536)
+    return (head + b"\r\n\r\n" + body).decode()
+
+
+class TestTLS:
+    """https URLs: the connection goes to the checked address, while TLS speaks to the URL's
+    host name (SNI) and verifies the certificate against that name."""
+
+    @pytest.fixture
+    def tls_receiver(self, settings, monkeypatch) -> Callable[[str], TLSReceiver]:
+        """`tls_receiver(name)`: a one-request HTTPS receiver on 127.0.0.1 with a certificate
+        for `name`, which the sender is made to trust (the system's authorities would not)."""
+        settings.WEBHOOKS_ALLOW_PRIVATE = True
+
+        def serve(certificate_name: str) -> TLSReceiver:
+            certificate, key = certificate_for(certificate_name)
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            with tempfile.TemporaryDirectory() as folder:
+                Path(folder, "cert.pem").write_bytes(certificate)
+                Path(folder, "key.pem").write_bytes(key)
+                context.load_cert_chain(Path(folder, "cert.pem"), Path(folder, "key.pem"))
+            raw = socket.create_server(("127.0.0.1", 0))
+            receiver = TLSReceiver(port=raw.getsockname()[1])
+            context.sni_callback = lambda sock, name, ctx: receiver.server_names.append(name)
+
+            def run() -> None:
+                with context.wrap_socket(raw, server_side=True) as listener:
+                    try:
+                        connection, _ = listener.accept()
+                        with connection:
+                            receiver.requests.append(read_request(connection))
+                            connection.sendall(
+                                b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n"
+                            )
+                    except (ssl.SSLError, OSError, ValueError):
+                        return  # the client gave up on the handshake
+
+            threading.Thread(target=run, daemon=True).start()
+            trusted = ssl.create_default_context(cadata=certificate.decode())
+            monkeypatch.setattr(webhooks, "ssl_context", lambda: trusted)
+            return receiver
+
+        return serve
+
+    def test_a_certificate_for_the_url_host_is_accepted_over_sni(
+        self, user, make_webhook, tls_receiver
+    ):
+        receiver = tls_receiver("localhost")
+        hook = make_webhook(user, f"https://localhost:{receiver.port}/hook")
+        TaskFactory(user=user)
+
+        webhooks.send_pending(hook.pk)
+
+        assert attempts(hook)[0][2:] == (204, None)
+        assert receiver.server_names == ["localhost"]
+        [request] = receiver.requests
+        assert request.startswith("POST /hook HTTP/1.1")
+        assert f"Host: localhost:{receiver.port}" in request
+
+    def test_a_certificate_for_another_name_is_refused(self, user, make_webhook, tls_receiver):
+        receiver = tls_receiver("elsewhere.test")
+        hook = make_webhook(user, f"https://localhost:{receiver.port}/hook")
+        TaskFactory(user=user)
+
+        webhooks.send_pending(hook.pk)
+
+        [(_, _, code, error)] = attempts(hook)
+        assert code is None and "doesn't match 'elsewhere.test'" in error
+        assert receiver.requests == []
+
+
+@requires_postgresql
+def test_workers_sending_one_webhook_at_once_send_each_delivery_once_in_order(
+    transactional_db, make_webhook, webhook_receiver
+):
+    owner = UserFactory()
+    hook = make_webhook(owner, webhook_receiver.url("/hook"), events=["task.changed"])
+    webhook_receiver.expect(hook)
+    tasks = [TaskFactory(user=owner) for _ in range(5)]
+
+    sent = run_concurrently(4, lambda n: webhooks.send_pending(hook.pk))
+
+    assert sorted(sent) == [0, 0, 0, 5]
+    assert webhook_receiver.rejected == []
+    assert [p["id"] for p in webhook_receiver.payloads()] == [task.pk for task in tasks]
