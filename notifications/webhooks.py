@@ -77,11 +77,11 @@ def encode(value: Any) -> str:
 
 
 def check_url(url: str) -> None:
-    """The outbound rule for a webhook URL, as a 400 naming `url`."""
+    """The outbound rule for a webhook URL, as a ValidationError for its field (a 400)."""
     try:
         public_addresses(url)
     except OutboundURLError as error:
-        raise ValidationError({"url": [str(error)]}) from None
+        raise ValidationError(str(error)) from None
 
 
 def latest_change_id(user_id: str) -> int:

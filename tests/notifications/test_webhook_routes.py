@@ -108,6 +108,20 @@ class TestCreate:
         assert list(response.json()["errors"]) == ["url"]
         assert not Webhook.objects.exists()
 
+    def test_the_messages_say_what_is_wrong(self, owner_client, user):
+        response = owner_client.post(
+            webhooks_url(user),
+            {"url": "https://localhost/hook", "events": ["task.created"]},
+            format="json",
+        )
+        assert response.json()["errors"] == {
+            "url": ["The host localhost resolves to 127.0.0.1, which is not a public address."],
+            "events": [
+                "'task.created' is not an event; use some of: task.changed, task.deleted, "
+                "list.changed, list.deleted, reminder."
+            ],
+        }
+
     @pytest.mark.parametrize(
         "events",
         [[], ["task.created"], ["reminder", "reminder"], "reminder", None, [1], [["reminder"]]],
