@@ -27,6 +27,7 @@ the call cannot redirect it. A worker that dies mid-send leaves its lease to exp
 delivery is then sent again under the same `webhook-id` (receivers deduplicate on it).
 """
 
+import functools
 import logging
 import secrets
 import ssl
@@ -125,8 +126,11 @@ def webhook_update(*, webhook: Webhook, data: dict[str, Any]) -> Webhook:
 
 
 def webhook_delete(*, webhook: Webhook) -> None:
-    """Delete the webhook, its queued deliveries and its log."""
-    webhook.delete()
+    """Delete the webhook, its queued deliveries and its log. Under the owner's lock, so no
+    write of theirs is queueing a delivery for it meanwhile."""
+    with transaction.atomic():
+        lock_owners([webhook.user_id])
+        Webhook.objects.filter(pk=webhook.pk).delete()
 
 
 @receiver(tasks_written)
@@ -203,10 +207,17 @@ def queue_reminder(sender: Any, user_id: str, payload: dict, **kwargs: Any) -> N
     """Queue a firing reminder's payload for each active webhook of `user_id` subscribed to
     `reminder` (inside the claim's transaction)."""
     body = encode(payload)
+    # Locked, since a firing does not hold the owner's lock: a webhook deleted or paused
+    # meanwhile is either waited for (and then skipped) or still there at the commit.
+    hooks = (
+        Webhook.objects.filter(user_id=user_id, active=True)
+        .select_for_update(no_key=True)
+        .only("id", "events")
+    )
     send_after_commit(
         [
             Delivery(webhook_id=hook.pk, type="reminder", body=body)
-            for hook in Webhook.objects.filter(user_id=user_id, active=True).only("id", "events")
+            for hook in hooks
             if "reminder" in hook.events
         ]
     )
@@ -224,6 +235,7 @@ def send_after_commit(deliveries: list[Delivery]) -> None:
 def enqueue(webhook_ids: list[int]) -> None:
     """A `send_webhook` task per webhook. A broker that is down loses nothing (the
     deliveries are in the database, and the sweep sends them), so it is logged, not raised."""
+    # Imported here: notifications.tasks imports this module.
     from notifications.tasks import send_webhook
 
     for webhook_id in webhook_ids:
@@ -333,29 +345,26 @@ def post(url: str, secret: str, event_id: str, body: str) -> tuple[int | None, s
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             break
-        pool = connection_pool(parts, address, remaining)
-        try:
-            response = pool.urlopen(
-                "POST",
-                path,
-                body=body.encode(),
-                headers=headers,
-                redirect=False,
-                retries=False,
-                assert_same_host=False,
-                preload_content=False,
-            )
-        except (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError):
-            error = f"Could not connect to {address}."
-            continue
-        except urllib3.exceptions.ReadTimeoutError:
-            return None, f"No answer within {TIMEOUT_SECONDS:g} s."
-        except urllib3.exceptions.HTTPError as failure:
-            return None, f"The request failed: {failure}"[:300]
-        finally:
-            pool.close()
-        status = response.status
-        response.release_conn()
+        with connection_pool(parts, address, remaining) as pool:
+            try:
+                # Only the status matters: the body is never read, and the connection closes.
+                status = pool.urlopen(
+                    "POST",
+                    path,
+                    body=body.encode(),
+                    headers=headers,
+                    redirect=False,
+                    retries=False,
+                    assert_same_host=False,
+                    preload_content=False,
+                ).status
+            except (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError):
+                error = f"Could not connect to {address}."
+                continue
+            except urllib3.exceptions.ReadTimeoutError:
+                return None, f"No answer within {TIMEOUT_SECONDS:g} s."
+            except urllib3.exceptions.HTTPError as failure:
+                return None, f"The request failed: {failure}"[:300]
         if time.monotonic() > deadline:
             return status, f"No complete answer within {TIMEOUT_SECONDS:g} s."
         if 200 <= status < 300:
@@ -387,8 +396,9 @@ def connection_pool(parts: Any, address: str, timeout: float) -> urllib3.HTTPCon
     return urllib3.HTTPConnectionPool(address, **options)
 
 
+@functools.cache
 def ssl_context() -> ssl.SSLContext:
-    """The system's trusted certificate authorities, verification on."""
+    """The system's trusted certificate authorities, verification on (loaded once)."""
     return ssl.create_default_context()
 
 
