@@ -1,9 +1,16 @@
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from notifications.models import WEBHOOK_EVENTS, DeliveryAttempt, Webhook
 from notifications.webhooks import check_url
+
+
+@extend_schema_field({"type": "string", "enum": WEBHOOK_EVENTS})
+class EventField(serializers.CharField):
+    """One event name; checked with the others in `validate_events`, so that an unknown one is
+    one plain sentence rather than an error per list index."""
 
 
 class WebhookSerializer(serializers.ModelSerializer):
@@ -20,7 +27,7 @@ class WebhookSerializer(serializers.ModelSerializer):
         ),
     )
     events = serializers.ListField(
-        child=serializers.CharField(),
+        child=EventField(),
         allow_empty=False,
         help_text="What it is sent: one or more of " + ", ".join(WEBHOOK_EVENTS) + ".",
     )
