@@ -86,6 +86,32 @@ def env_secret(name: str, development_default: str) -> str:
     )
 
 
+def vapid_public_key(private_key: str, public_key: str) -> str:
+    """The VAPID public key of `private_key` (base64url, the uncompressed P-256 point), which
+    `public_key` must equal when it is given."""
+    from cryptography.hazmat.primitives import serialization
+    from py_vapid import Vapid, b64urlencode
+
+    try:
+        vapid = Vapid.from_string(private_key)
+    except (ValueError, TypeError) as error:
+        raise ImproperlyConfigured(
+            "VAPID_PRIVATE_KEY is not a P-256 private key (base64url, as `manage.py "
+            "generate_vapid_keys` prints it)."
+        ) from error
+    derived = b64urlencode(
+        vapid.public_key.public_bytes(
+            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+        )
+    )
+    if public_key and public_key.rstrip("=") != derived:
+        raise ImproperlyConfigured(
+            "VAPID_PUBLIC_KEY is not the public key of VAPID_PRIVATE_KEY (leave it unset: it is "
+            "derived)."
+        )
+    return derived
+
+
 # The test suite sets READ_DOTENV=false, so a developer's own .env cannot change its results.
 # Values already in the environment win over the file's.
 if env.bool("READ_DOTENV", default=True):
@@ -492,6 +518,7 @@ SPECTACULAR_SETTINGS = {
             "name": "webhooks",
             "description": "Signed POSTs of your changes and reminders to your own URLs.",
         },
+        {"name": "push", "description": "Web Push: reminders sent to the user's browsers."},
     ],
 }
 
@@ -512,6 +539,24 @@ if not all(delay.isdigit() for delay in webhook_retry_delays):
         f"not {','.join(webhook_retry_delays)!r}."
     )
 WEBHOOK_RETRY_DELAYS = [int(delay) for delay in webhook_retry_delays]
+
+# Web Push (docs/push.md): the VAPID key pair that signs every push (RFC 8292), base64url as
+# `manage.py generate_vapid_keys` prints it. Unset with DEBUG off, push is off: the public-key
+# route and new subscriptions answer 503, and gunicorn says so at start. With DEBUG, a
+# development pair (anyone can read it: never use it for real subscriptions).
+VAPID_PRIVATE_KEY = env.str("VAPID_PRIVATE_KEY", "") or (
+    "DLPPjnYp0IQAhZozNjJYTXfgRyrn-7939aDnpzcyTmY" if DEBUG else ""
+)
+VAPID_PUBLIC_KEY = ""
+if VAPID_PRIVATE_KEY:
+    VAPID_PUBLIC_KEY = vapid_public_key(VAPID_PRIVATE_KEY, env.str("VAPID_PUBLIC_KEY", ""))
+# Who push services contact about this sender: mailto: or https: (required with the keys).
+VAPID_SUBJECT = env.str("VAPID_SUBJECT", "") or ("mailto:admin@localhost" if DEBUG else "")
+if VAPID_PRIVATE_KEY and not VAPID_SUBJECT.startswith(("mailto:", "https:")):
+    raise ImproperlyConfigured(
+        "VAPID_SUBJECT must be a mailto: or https: address of the operator (push services "
+        f"contact it), not {VAPID_SUBJECT!r}; it is required when VAPID_PRIVATE_KEY is set."
+    )
 
 # Celery (config/celery.py): the broker is Redis by default (RabbitMQ works: amqp://…). With
 # neither, a folder on disk stands in (development only: it is one machine's).
@@ -546,7 +591,9 @@ CELERY_BEAT_SCHEDULE_FILENAME = env.str(
 )
 CELERY_BEAT_SCHEDULE: dict = {
     # Sends the webhook deliveries that are due: retries, and any whose task was lost.
-    "send-due-webhooks": {"task": "notifications.tasks.sweep_webhooks", "schedule": 5.0},
+    "send-due-webhooks": {"task": "notifications.sweep_webhooks", "schedule": 5.0},
+    # Pushes whose task was lost (a worker died mid-send, the broker was down at commit).
+    "sweep-push-messages": {"task": "notifications.sweep_push_messages", "schedule": 60.0},
 }
 
 LOG_LEVEL = env.str("LOG_LEVEL", "INFO").upper()

@@ -9,5 +9,9 @@ class NotificationsConfig(AppConfig):
     name = "notifications"
 
     def ready(self) -> None:
+        from notifications import push
+        from notifications.signals import reminder_fired
+
+        reminder_fired.connect(push.queue_reminder, dispatch_uid="notifications.push")
         # Connects the receivers that queue webhook deliveries inside writes and firings.
         from notifications import webhooks  # noqa: F401
