@@ -566,6 +566,8 @@ if CELERY_BROKER_URL == "filesystem://":
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(CELERY_BROKER_FOLDER),
         "data_folder_out": str(CELERY_BROKER_FOLDER),
+        # The transport's broadcast bindings (it would make ./control in the working directory).
+        "control_folder": str(Path(str(CELERY_BROKER_FOLDER)) / "control"),
     }
 else:
     # A task a killed worker had taken goes back to the queue after this long (Redis; with
@@ -589,9 +591,24 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = env.str(
     "CELERY_BEAT_SCHEDULE_FILENAME", str(BASE_DIR / ".celery-beat-schedule")
 )
+# How often beat starts the firing of due reminders (notifications/tasks.py): a reminder
+# fires at most about this long after its fire_at, with a worker running.
+REMINDERS_FIRE_EVERY_SECONDS = env.float("REMINDERS_FIRE_EVERY_SECONDS", default=5.0)
 CELERY_BEAT_SCHEDULE: dict = {
     # Sends the webhook deliveries that are due: retries, and any whose task was lost.
     "send-due-webhooks": {"task": "notifications.sweep_webhooks", "schedule": 5.0},
+    "fire-due-reminders": {
+        "task": "notifications.fire_due_reminders",
+        "schedule": REMINDERS_FIRE_EVERY_SECONDS,
+        # A run still queued when later ones are due is of no use (they claim the same), so a
+        # backlog, e.g. while no worker ran, does not pile up.
+        "options": {"expires": max(REMINDERS_FIRE_EVERY_SECONDS * 2, 10.0)},
+    },
+    "purge-fired-reminders": {
+        "task": "sync.purge_fired_reminders",
+        "schedule": 60.0,
+        "options": {"expires": 60.0},
+    },
     # Pushes whose task was lost (a worker died mid-send, the broker was down at commit).
     "sweep-push-messages": {"task": "notifications.sweep_push_messages", "schedule": 60.0},
 }
