@@ -11,14 +11,17 @@ from pathlib import Path
 
 import pytest
 import time_machine
+from django.utils import timezone
 
 from config.celery import app
 from notifications import webhooks
 from notifications.models import Delivery, DeliveryAttempt, Webhook
-from notifications.tasks import send_webhook, sweep_webhooks
+from notifications.tasks import fire_batch, send_webhook, sweep_webhooks
+from tasks.models import Task
+from tasks.serializers import TaskSerializer
 from tests.conftest import free_port, requires_postgresql, run_concurrently
 from tests.factories import TaskFactory, UserFactory
-from tests.notifications.conftest import decoded
+from tests.notifications.conftest import decoded, due_reminders
 
 START = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
 
@@ -456,3 +459,29 @@ def test_workers_sending_one_webhook_at_once_send_each_delivery_once_in_order(
     assert sorted(sent) == [0, 0, 0, 5]
     assert webhook_receiver.rejected == []
     assert [p["id"] for p in webhook_receiver.payloads()] == [task.pk for task in tasks]
+
+
+class TestReminderFiring:
+    def test_a_firing_reaches_the_webhooks_subscribed_to_reminders_signed(
+        self, user, make_webhook, webhook_receiver
+    ):
+        reminders = make_webhook(user, webhook_receiver.url("/reminders"), events=["reminder"])
+        changes = make_webhook(user, webhook_receiver.url("/changes"), events=["task.changed"])
+        webhook_receiver.expect(reminders)
+        webhook_receiver.expect(changes)
+        [task] = due_reminders(user, [START])
+
+        with time_machine.travel(START + dt.timedelta(seconds=1), tick=False):
+            assert fire_batch(timezone.now()) == (1, False)
+            webhooks.send_pending(reminders.pk)
+            webhooks.send_pending(changes.pk)
+
+        assert webhook_receiver.rejected == []
+        [payload] = webhook_receiver.payloads("/reminders")
+        assert payload == {
+            "type": "reminder",
+            "task": TaskSerializer(Task.objects.get(pk=task.pk)).data,
+            "fire_at": "2026-12-01T09:00:00Z",
+        }
+        assert webhook_receiver.payloads("/changes") == []
+        assert attempts(reminders)[0][1:] == (1, 204, None)
