@@ -514,6 +514,10 @@ SPECTACULAR_SETTINGS = {
     "TAGS": [
         {"name": "tasks", "description": "The signed-in user's tasks."},
         {"name": "health", "description": "Probes for load balancers and orchestrators."},
+        {
+            "name": "webhooks",
+            "description": "Signed POSTs of your changes and reminders to your own URLs.",
+        },
         {"name": "push", "description": "Web Push: reminders sent to the user's browsers."},
     ],
 }
@@ -524,6 +528,17 @@ CHANGES_RETENTION_DAYS = env.int("CHANGES_RETENTION_DAYS", 30)
 # Webhook URLs and Web Push endpoints must be https and resolve to public addresses
 # (core/outbound.py); true lifts both rules, for development and tests only.
 WEBHOOKS_ALLOW_PRIVATE = env.bool("WEBHOOKS_ALLOW_PRIVATE", default=False)
+# Seconds between a webhook delivery's failed attempt and the next (Standard Webhooks'
+# schedule by default); after the last one it is given up.
+webhook_retry_delays = env.list(
+    "WEBHOOK_RETRY_DELAYS", default=["5", "300", "1800", "7200", "18000", "36000", "36000"]
+)
+if not all(delay.isdigit() for delay in webhook_retry_delays):
+    raise ImproperlyConfigured(
+        "WEBHOOK_RETRY_DELAYS must be whole numbers of seconds separated by commas, "
+        f"not {','.join(webhook_retry_delays)!r}."
+    )
+WEBHOOK_RETRY_DELAYS = [int(delay) for delay in webhook_retry_delays]
 
 # Web Push (docs/push.md): the VAPID key pair that signs every push (RFC 8292), base64url as
 # `manage.py generate_vapid_keys` prints it. Unset with DEBUG off, push is off: the public-key
@@ -580,6 +595,8 @@ CELERY_BEAT_SCHEDULE_FILENAME = env.str(
 # fires at most about this long after its fire_at, with a worker running.
 REMINDERS_FIRE_EVERY_SECONDS = env.float("REMINDERS_FIRE_EVERY_SECONDS", default=5.0)
 CELERY_BEAT_SCHEDULE: dict = {
+    # Sends the webhook deliveries that are due: retries, and any whose task was lost.
+    "send-due-webhooks": {"task": "notifications.sweep_webhooks", "schedule": 5.0},
     "fire-due-reminders": {
         "task": "notifications.fire_due_reminders",
         "schedule": REMINDERS_FIRE_EVERY_SECONDS,

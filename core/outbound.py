@@ -36,6 +36,8 @@ def public_addresses(url: str) -> list[str]:
         raise OutboundURLError("The URL has no host.")
     if parts.username is not None or parts.password is not None:
         raise OutboundURLError("The URL must not carry a user name or password.")
+    if port == 0:
+        raise OutboundURLError("Enter a valid URL: port 0 is not a port one can call.")
     port = port or (443 if parts.scheme == "https" else 80)
     try:
         found = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
@@ -52,10 +54,24 @@ def public_addresses(url: str) -> list[str]:
     return addresses
 
 
+# IPv6 ranges that carry an IPv4 address in their last 32 bits and lead to it: the
+# deprecated IPv4-compatible ::a.b.c.d and the NAT64 well-known prefix (RFC 6052), through
+# which ::ffff:-less spellings of 10.0.0.1 or 127.0.0.1 would reach the IPv4 address.
+IPV4_CARRYING = [ipaddress.ip_network("::/96"), ipaddress.ip_network("64:ff9b::/96")]
+
+
 def is_public(address: str) -> bool:
     """Whether `address` is on the public internet: not loopback, private, link-local,
-    shared (carrier-grade NAT), reserved, multicast or unspecified, IPv4 inside IPv6 included."""
+    shared (carrier-grade NAT), reserved, site-local, multicast or unspecified, IPv4 inside
+    IPv6 included (mapped, compatible, NAT64 and 6to4 addresses are judged by the IPv4
+    address they lead to)."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.is_site_local or ip.is_multicast:
+            return False
+        embedded = ip.ipv4_mapped or ip.sixtofour
+        if embedded is None and any(ip in network for network in IPV4_CARRYING):
+            embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        if embedded is not None:
+            ip = embedded
     return ip.is_global and not ip.is_multicast

@@ -13,3 +13,5 @@ class NotificationsConfig(AppConfig):
         from notifications.signals import reminder_fired
 
         reminder_fired.connect(push.queue_reminder, dispatch_uid="notifications.push")
+        # Connects the receivers that queue webhook deliveries inside writes and firings.
+        from notifications import webhooks  # noqa: F401

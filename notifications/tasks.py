@@ -1,6 +1,6 @@
 """Background work of the notifications app, run by Celery workers (config/celery.py): firing
-due reminders, and sending pushes (thin wrappers over notifications/push.py, where that
-behaviour lives and is tested without a worker)."""
+due reminders, sending pushes and webhook deliveries (thin wrappers over notifications/push.py
+and notifications/webhooks.py, where that behaviour lives and is tested without a worker)."""
 
 import logging
 import time
@@ -11,7 +11,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from notifications import push
+from notifications import push, webhooks
 from notifications.signals import reminder_fired
 from tasks.datetimes import rfc3339
 from tasks.models import Reminder, Task
@@ -113,3 +113,21 @@ def sweep_push_messages() -> None:
     up those past their TTL and forget old finished ones (`push.sweep`)."""
     for message_id in push.sweep():
         send_push.delay(message_id)
+
+
+@shared_task(name="notifications.send_webhook")
+def send_webhook(webhook_id: int) -> int:
+    """Send the webhook's due deliveries in order (queued after each commit that made some).
+    Safe to run twice and at once: one worker at a time holds the webhook's lease."""
+    return webhooks.send_pending(webhook_id)
+
+
+@shared_task(name="notifications.sweep_webhooks")
+def sweep_webhooks() -> int:
+    """Every 5 s (CELERY_BEAT_SCHEDULE): a `send_webhook` for each webhook with a delivery
+    due (retries, and deliveries whose task was lost), and the pruning of old attempts.
+    Returns how many webhooks it queued."""
+    due = webhooks.due_webhooks()
+    webhooks.enqueue(due)
+    webhooks.prune_old_log()
+    return len(due)

@@ -1,10 +1,11 @@
 from django.urls import re_path
 
-from notifications.views import PushPublicKeyView, PushSubscriptionViewSet
+from notifications.views import PushPublicKeyView, PushSubscriptionViewSet, WebhookViewSet
 from tasks.urls import OptionalSlashRouter
 
 router = OptionalSlashRouter()
 router.register("push-subscriptions", PushSubscriptionViewSet, basename="push-subscription")
+router.register("webhooks", WebhookViewSet, basename="webhook")
 
 # Under /api/{user_id}/.
 urlpatterns = router.urls

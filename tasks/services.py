@@ -23,10 +23,13 @@ What happens when tasks or lists change, every time, whichever function below ma
 4. The owner's `tasks_version` is bumped by the database in the same statement (the triggers
    declared on `Task`), which makes every cached read of theirs unreachable (tasks/caching.py).
    Lists carry the same triggers, so list writes invalidate too.
-5. Once the transaction has committed, `tasks.signals.tasks_changed` is sent with the ids of
-   the tasks written and deleted (and `lists_changed` with the lists'): the one hook for
-   whatever must follow a change (change feed, live events, reminders, webhooks). Nothing is
-   sent for a write that rolled back.
+5. `announce`, the one hook for whatever must follow a change (live events, reminders,
+   webhooks): inside the transaction, after the write's last statement, under the owners'
+   locks, `tasks.signals.tasks_written` is sent with the ids of the tasks and lists written
+   and deleted, for what must commit with the write (webhook deliveries); once the
+   transaction has committed, `tasks_changed` with the tasks' and `lists_changed` with the
+   lists'. Nothing after-commit is sent for a write that rolled back. Imports send only
+   `tasks_written`.
 6. Placement (`place`): `list_id` and `parent_id` are checked against the owner's lists and
    tasks (400s naming the field); a subtask lives in its parent's list, one level deep. A
    task that is new, or whose list or parent a write changes, goes to the end of its sibling
@@ -58,7 +61,7 @@ from accounts.models import User
 from tasks import caching, recurrence, reminders
 from tasks.models import MAX_LISTS_PER_USER, Reminder, Task, TaskList
 from tasks.positions import position_after, position_between, positions_for
-from tasks.signals import ListChange, TaskChange, lists_changed, tasks_changed
+from tasks.signals import ListChange, TaskChange, lists_changed, tasks_changed, tasks_written
 
 
 def task_create(*, user: User, data: dict[str, Any]) -> Task:
@@ -89,7 +92,7 @@ def task_create(*, user: User, data: dict[str, Any]) -> Task:
             Task.objects.filter(pk=task.pk).update(
                 series_id=task.series_id, next_occurrence_id=task.next_occurrence_id
             )
-    announce([TaskChange(user_id=user.pk, task_id=t.pk) for t in [task, *spawned]])
+        announce([TaskChange(user_id=user.pk, task_id=t.pk) for t in [task, *spawned]])
     return task
 
 
@@ -105,7 +108,7 @@ def task_update(*, task: Task, data: dict[str, Any], if_match: str | None = None
         # Read again under the owner's lock: the rules below compare with the task as it is.
         task = lock(task, if_match)
         changes = write_task(task, dict(data))
-    announce(changes)
+        announce(changes)
     return task
 
 
@@ -123,7 +126,7 @@ def task_complete(
         changes = write_task(
             task, {"completed": not task.completed if completed is None else completed}
         )
-    announce(changes)
+        announce(changes)
     return task
 
 
@@ -136,9 +139,12 @@ def task_delete(*, task: Task, if_match: str | None = None) -> None:
         subtasks = list(Task.objects.filter(parent_id=task.pk).values_list("pk", flat=True))
         if not Task.objects.filter(pk=task.pk).delete()[0]:
             raise Task.DoesNotExist()
-    announce(
-        [TaskChange(user_id=task.user_id, task_id=pk, deleted=True) for pk in [task.pk, *subtasks]]
-    )
+        announce(
+            [
+                TaskChange(user_id=task.user_id, task_id=pk, deleted=True)
+                for pk in [task.pk, *subtasks]
+            ]
+        )
 
 
 def task_move(
@@ -167,7 +173,7 @@ def task_move(
         ).exclude(pk=task.pk)
         position = neighbour_position(siblings, before=before, after=after)
         changes = write_task(task, data, position=position)
-    announce(changes)
+        announce(changes)
     return task
 
 
@@ -197,7 +203,7 @@ def tasks_set_completed(*, queryset: QuerySet[Task], completed: bool) -> int:
             Task.objects.bulk_update(
                 [task for task in tasks if task.next_occurrence_id], ["next_occurrence_id"]
             )
-    announce([TaskChange(user_id=t.user_id, task_id=t.pk) for t in [*tasks, *spawned]])
+        announce([TaskChange(user_id=t.user_id, task_id=t.pk) for t in [*tasks, *spawned]])
     return len(tasks)
 
 
@@ -214,7 +220,7 @@ def tasks_delete(*, queryset: QuerySet[Task]) -> int:
             .values_list("pk", "user_id")
         )
         Task.objects.filter(pk__in=[pk for pk, _ in rows]).delete()
-    announce([TaskChange(user_id=owner, task_id=pk, deleted=True) for pk, owner in rows])
+        announce([TaskChange(user_id=owner, task_id=pk, deleted=True) for pk, owner in rows])
     return len(rows)
 
 
@@ -236,8 +242,9 @@ def tasks_import(*, tasks: Iterable[Task]) -> int:
             copy_tasks(tasks)
         else:
             Task.objects.bulk_create(tasks, batch_size=1000)
-    # The owners' caches were invalidated by the trigger, and an import is nothing another
-    # device needs to hear of.
+        # The owners' caches were invalidated by the trigger, and an import is nothing live
+        # streams need to hear of; what must commit with it (webhook deliveries) is told.
+        written([TaskChange(user_id=task.user_id, task_id=task.pk) for task in tasks])
     return len(tasks)
 
 
@@ -378,7 +385,11 @@ def lists_import(*, lists: Iterable[TaskList]) -> list[TaskList]:
     """Insert many new lists that carry their positions (seed_demo); one transaction. The
     caller keeps names unique per user; the constraint refuses a duplicate all the same."""
     with transaction.atomic():
-        return TaskList.objects.bulk_create(list(lists), batch_size=1000)
+        created = TaskList.objects.bulk_create(list(lists), batch_size=1000)
+        written(
+            [ListChange(user_id=task_list.user_id, list_id=task_list.pk) for task_list in created]
+        )
+    return created
 
 
 def task_ids_reserve(*, count: int) -> list[int]:
@@ -584,13 +595,21 @@ def write_task(task: Task, data: dict[str, Any], position: str | None = None) ->
     return changes
 
 
-def announce(changes: list[TaskChange]) -> None:
+def announce(changes: list[TaskChange], lists: list[ListChange] | None = None) -> None:
+    """The hook of every write (point 5 of the module docstring): call it inside the write's
+    transaction, after its last statement."""
+    lists = lists or []
+    written([*changes, *lists])
     if changes:
         transaction.on_commit(lambda: tasks_changed.send(sender=Task, changes=changes))
+    if lists:
+        transaction.on_commit(lambda: lists_changed.send(sender=TaskList, changes=lists))
 
 
-def announce_lists(changes: list[ListChange]) -> None:
-    transaction.on_commit(lambda: lists_changed.send(sender=TaskList, changes=changes))
+def written(changes: list[TaskChange | ListChange]) -> None:
+    """`tasks_written`, once per write that changed anything (tasks/signals.py)."""
+    if changes:
+        tasks_written.send(sender=Task, changes=changes)
 
 
 def list_create(*, user: User, data: dict[str, Any]) -> TaskList:
@@ -609,7 +628,7 @@ def list_create(*, user: User, data: dict[str, Any]) -> TaskList:
             user=user, **data, position=position_after(last), created_at=now, updated_at=now
         )
         save_list(task_list, force_insert=True)
-    announce_lists([ListChange(user_id=user.pk, list_id=task_list.pk)])
+        announce([], [ListChange(user_id=user.pk, list_id=task_list.pk)])
     return task_list
 
 
@@ -625,7 +644,7 @@ def list_update(
             setattr(task_list, name, value)
         task_list.updated_at = timezone.now()
         save_list(task_list, update_fields={*data, "updated_at"})
-    announce_lists([ListChange(user_id=task_list.user_id, list_id=task_list.pk)])
+        announce([], [ListChange(user_id=task_list.user_id, list_id=task_list.pk)])
     return task_list
 
 
@@ -636,8 +655,10 @@ def list_delete(*, task_list: TaskList, if_match: str | None = None) -> None:
         task_list = lock_list(task_list, if_match)
         tasks = list(Task.objects.filter(list_id=task_list.pk).values_list("pk", flat=True))
         task_list.delete()
-    announce([TaskChange(user_id=task_list.user_id, task_id=pk, deleted=True) for pk in tasks])
-    announce_lists([ListChange(user_id=task_list.user_id, list_id=task_list.pk, deleted=True)])
+        announce(
+            [TaskChange(user_id=task_list.user_id, task_id=pk, deleted=True) for pk in tasks],
+            [ListChange(user_id=task_list.user_id, list_id=task_list.pk, deleted=True)],
+        )
 
 
 def list_move(
@@ -656,7 +677,7 @@ def list_move(
         task_list.position = neighbour_position(siblings, before=before, after=after)
         task_list.updated_at = timezone.now()
         save_list(task_list, update_fields={"position", "updated_at"})
-    announce_lists([ListChange(user_id=task_list.user_id, list_id=task_list.pk)])
+        announce([], [ListChange(user_id=task_list.user_id, list_id=task_list.pk)])
     return task_list
 
 
