@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -36,6 +37,7 @@ from tests.deploy.conftest import (
     base_objects,
     compose_services,
     free_port,
+    get,
     start_proxy,
     stop,
     wait_until_answering,
@@ -283,6 +285,35 @@ def streams_served_by(access_log: Path, user) -> set[int]:
     """The ports of the upstream instances that served `user`'s streams, by the proxy's log."""
     pattern = rf'"GET /api/{user.id}/events HTTP/1.1" 200 .* upstream=127.0.0.1:(\d+) '
     return {int(port) for port in re.findall(pattern, access_log.read_text())}
+
+
+@pytest.mark.parametrize(
+    ("path", "process"),
+    [
+        ("/api/{user}/events", "realtime"),
+        ("/api/{user}/events/", "realtime"),
+        ("/mcp", "realtime"),
+        ("/mcp/", "realtime"),
+        ("/api/{user}/events/ticket", "web"),
+        ("/api/{user}/tasks", "web"),
+        ("/healthz", "web"),
+    ],
+)
+def test_the_proxy_sends_each_path_to_its_process(processes, path, process):
+    """By the proxy's log: the instance that answered a request, found by its request id.
+    Without a token every one of these is answered at once (a 401, or MCP's own answer)."""
+    request_id = uuid.uuid4().hex
+    path = path.format(user="u" * 32)
+    get(processes.proxy.port, path, headers={"X-Request-ID": request_id})
+    ports = {"web": processes.web, "realtime": processes.realtime}
+    expected = {server.port for server in ports[process]}
+
+    def answered_by() -> set[int]:
+        pattern = rf"request_id={request_id} upstream=127.0.0.1:(\d+) "
+        return {int(port) for port in re.findall(pattern, processes.proxy.log.read_text())}
+
+    wait_for(lambda: bool(answered_by()), 10, f"the proxy's log line for {path}")
+    assert answered_by() <= expected
 
 
 def test_a_list_cached_through_one_web_process_is_never_stale_on_the_other(processes, user, token):
