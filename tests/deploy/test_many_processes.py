@@ -45,7 +45,9 @@ from tests.deploy.conftest import (
 from tests.factories import UserFactory
 from tests.sync.conftest import EventStream
 
-pytestmark = pytest.mark.deploy
+# Transactional: what a test writes is committed, for the other processes to see; and every
+# test of the module, also one selected alone, has the test database set up.
+pytestmark = [pytest.mark.deploy, pytest.mark.django_db(transaction=True)]
 
 BIN = Path(sys.executable).parent
 HOSTNAME = socket.gethostname()
@@ -281,10 +283,17 @@ def test_through_the_proxy_every_stream_on_either_process_gets_each_write(proces
     )
 
 
+def upstream_ports(access_log: Path, pattern: str) -> set[int]:
+    """The ports of the instances that answered the proxy's logged requests whose line matches
+    `pattern`: each line's `upstream=`, a list when nginx tried one instance and then the next."""
+    lines = [line for line in access_log.read_text().splitlines() if re.search(pattern, line)]
+    upstreams = [re.search(r" upstream=(.*?) upstream_time=", line).group(1) for line in lines]
+    return {int(port) for upstream in upstreams for port in re.findall(r":(\d+)", upstream)}
+
+
 def streams_served_by(access_log: Path, user) -> set[int]:
-    """The ports of the upstream instances that served `user`'s streams, by the proxy's log."""
-    pattern = rf'"GET /api/{user.id}/events HTTP/1.1" 200 .* upstream=127.0.0.1:(\d+) '
-    return {int(port) for port in re.findall(pattern, access_log.read_text())}
+    """The ports of the realtime instances that served `user`'s streams, by the proxy's log."""
+    return upstream_ports(access_log, rf'"GET /api/{user.id}/events HTTP/1.1" 200 ')
 
 
 @pytest.mark.parametrize(
@@ -309,8 +318,7 @@ def test_the_proxy_sends_each_path_to_its_process(processes, path, process):
     expected = {server.port for server in ports[process]}
 
     def answered_by() -> set[int]:
-        pattern = rf"request_id={request_id} upstream=127.0.0.1:(\d+) "
-        return {int(port) for port in re.findall(pattern, processes.proxy.log.read_text())}
+        return upstream_ports(processes.proxy.log, rf"request_id={request_id} ")
 
     wait_for(lambda: bool(answered_by()), 10, f"the proxy's log line for {path}")
     assert answered_by() <= expected
