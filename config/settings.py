@@ -115,6 +115,7 @@ INSTALLED_APPS = [
     "tasks",
     "sync",
     "notifications",
+    "agents",
 ]
 
 MIDDLEWARE = [
