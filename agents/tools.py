@@ -11,8 +11,6 @@ same exception: a tool's message for a bad input is the message the route would 
 The user is always the caller's (the token's, or `mcp_stdio --user`): no tool takes a user id.
 """
 
-import io
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +22,6 @@ from rest_framework import exceptions, serializers
 
 from accounts.models import User
 from core.errors import api_exception_handler
-from core.parsers import ORJSONParser
 from tasks import caching
 from tasks.filters import TaskFilter
 from tasks.models import Task, TaskList
@@ -259,14 +256,7 @@ def call(user: User, name: str, arguments: dict[str, Any] | None) -> Answer:
     if tool is None:
         return Answer(404, {"detail": f"There is no tool named {name!r}."})
     try:
-        return tool.run(user, reparsed(arguments or {}))
+        return tool.run(user, arguments or {})
     except Exception as error:  # noqa: BLE001 - every failure becomes the API's error body
         response = api_exception_handler(error, {"view": tool})
         return Answer(response.status_code, response.data)
-
-
-def reparsed(arguments: dict[str, Any]) -> dict[str, Any]:
-    """The arguments as the API's JSON parser would hand them over: the SDK's parser lets
-    through what the API's refuses (lone surrogates, too deep nesting), as a 400."""
-    encoded = json.dumps(arguments).encode()
-    return ORJSONParser().parse(io.BytesIO(encoded))

@@ -37,8 +37,8 @@ class Agent:
 
         return anyio.run(main)
 
-    def call(self, name: str, **arguments: Any) -> types.CallToolResult:
-        return self.run(lambda client: client.call_tool(name, arguments))
+    def call(self, tool: str, /, **arguments: Any) -> types.CallToolResult:
+        return self.run(lambda client: client.call_tool(tool, arguments))
 
     def tools(self) -> list[types.Tool]:
         return self.run(lambda client: client.list_tools()).tools
