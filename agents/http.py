@@ -10,7 +10,8 @@ Before the SDK sees a request, it gets what every API request gets: an `X-Reques
 client's when sane) and an access log line, the body limit (413), the Bearer token checked by
 the API's own authentication (401 with `WWW-Authenticate: Bearer`), and each tool call in it
 counted against the user's API rate limit (429 with `Retry-After`), all with the API's JSON
-error bodies.
+error bodies. Only POST is served: without sessions there is no stream for a GET to open
+(which the transport answers with a 405) and no session for a DELETE to end.
 """
 
 import json
@@ -121,6 +122,11 @@ class MCPEndpoint:
             await json_response(send, caller.status, caller.body, caller.headers)
             return
         user_id.append(caller.pk)
+        if scope["method"] != "POST":
+            # Without sessions there is nothing to stream to a GET, and nothing to DELETE.
+            detail = f'Method "{scope["method"]}" not allowed.'
+            await json_response(send, 405, {"detail": detail}, {"Allow": "POST"})
+            return
         manager = StreamableHTTPSessionManager(
             app=self.server,
             stateless=True,

@@ -191,3 +191,14 @@ def test_a_body_over_the_limit_is_the_apis_413(mcp_url, make_token, user):
 
     assert response.status_code == 413
     assert response.json() == {"detail": "The request body is too large (limit 1 MiB)."}
+
+
+@pytest.mark.parametrize("method", ["GET", "DELETE", "PUT"])
+def test_only_post_is_served(mcp_url, make_token, user, method):
+    headers = {"Authorization": f"Bearer {make_token(user.id)}", "Accept": "text/event-stream"}
+
+    response = httpx2.request(method, mcp_url, headers=headers, timeout=10)
+
+    assert response.status_code == 405
+    assert response.headers["Allow"] == "POST"
+    assert response.json() == {"detail": f'Method "{method}" not allowed.'}
