@@ -375,10 +375,19 @@ def save_changes(task: Task, fields: Iterable[str]) -> None:
 
 
 def lock(task: Task, if_match: str | None) -> Task:
-    """The task as it is now, locked until the transaction ends, checked against `if_match`."""
-    current = Task.objects.select_for_update().get(pk=task.pk)
+    """The task as it is now, locked until the transaction ends, checked against `if_match`.
+    Only a task of `task.user_id` is found: `task` may be a reference (`task_reference`) that
+    was never read, and is then read here for the first time."""
+    current = Task.objects.select_for_update().get(pk=task.pk, user_id=task.user_id)
     caching.check_if_match(if_match, current)
     return current
+
+
+def task_reference(*, user: User, task_id: int) -> Task:
+    """A task of `user` named by id and not read: for a write that reads it under its lock
+    anyway (`task_complete`, `task_move`), which saves reading it twice. A task that is not
+    `user`'s, or none, is then a `Task.DoesNotExist` (404)."""
+    return Task(pk=task_id, user_id=user.pk)
 
 
 def lock_owners(user_ids: Iterable[str] | QuerySet) -> None:
@@ -499,16 +508,21 @@ def write_task(task: Task, data: dict[str, Any], position: str | None = None) ->
         fields.add("next_occurrence_id")
     save_changes(task, fields)
     changes = [TaskChange(user_id=t.user_id, task_id=t.pk) for t in [task, *spawned]]
+    if parent_id is not None:
+        return changes  # a subtask has no subtasks of its own
     subtasks = Task.objects.filter(parent_id=task.pk)
     now = task.updated_at
     if list_id != old_list:
         moved = list(subtasks.values_list("pk", flat=True))
-        subtasks.update(list_id=list_id, updated_at=now)
+        if moved:
+            Task.objects.filter(pk__in=moved).update(list_id=list_id, updated_at=now)
         changes += [TaskChange(user_id=task.user_id, task_id=pk) for pk in moved]
     if task.completed and not was_completed:
-        pending = subtasks.filter(completed=False)
-        finished = list(pending.values_list("pk", flat=True))
-        pending.update(completed=True, completed_at=now, updated_at=now)
+        finished = list(subtasks.filter(completed=False).values_list("pk", flat=True))
+        if finished:
+            Task.objects.filter(pk__in=finished).update(
+                completed=True, completed_at=now, updated_at=now
+            )
         changes += [TaskChange(user_id=task.user_id, task_id=pk) for pk in finished]
     return changes
 

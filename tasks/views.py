@@ -37,6 +37,7 @@ from tasks.services import (
     task_create,
     task_delete,
     task_move,
+    task_reference,
     task_update,
     tasks_delete,
     tasks_set_completed,
@@ -124,7 +125,7 @@ class TaskViewSet(
         body = CompleteSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         task = task_complete(
-            task=self.get_object(),
+            task=task_reference(user=request.user, task_id=self.kwargs["pk"]),
             completed=body.validated_data.get("completed"),
             if_match=request.headers.get("If-Match"),
         )
@@ -137,7 +138,7 @@ class TaskViewSet(
         body.is_valid(raise_exception=True)
         fields = body.validated_data
         task = task_move(
-            task=self.get_object(),
+            task=task_reference(user=request.user, task_id=self.kwargs["pk"]),
             before=fields.get("before"),
             after=fields.get("after"),
             group={name: fields[name] for name in ("list_id", "parent_id") if name in fields},

@@ -561,3 +561,50 @@ def test_options_on_a_task_describes_it_and_never_fails(owner_client, user, task
     assert response.status_code == 200
     task.refresh_from_db()
     assert task.title.startswith("Task")
+
+
+class TestWriteQueryCounts:
+    """What each write costs in statements, counted as the tests see them: a transaction
+    shows as SAVEPOINT and RELEASE here, BEGIN and COMMIT in production; the first query
+    of each is the token's user."""
+
+    def test_create_costs_six(self, owner_client, user, django_assert_num_queries):
+        # user, savepoint, owner lock, end of the group, insert, release
+        with django_assert_num_queries(6):
+            response = owner_client.post(tasks_url(user), {"title": "New"}, format="json")
+        assert response.status_code == 201
+
+    def test_update_costs_seven(self, owner_client, user, task, django_assert_num_queries):
+        # user, task, savepoint, owner lock, the task locked, update, release
+        with django_assert_num_queries(7):
+            response = owner_client.patch(tasks_url(user, task), {"title": "New"}, format="json")
+        assert response.status_code == 200
+
+    def test_toggle_reads_the_task_once(self, owner_client, user, task, django_assert_num_queries):
+        # user, savepoint, owner lock, the task locked, update, its pending subtasks, release
+        with django_assert_num_queries(7):
+            response = owner_client.patch(tasks_url(user, task, "/complete"))
+        assert response.json()["completed"] is True
+        # Reopening looks for no subtasks.
+        with django_assert_num_queries(6):
+            response = owner_client.patch(tasks_url(user, task, "/complete"))
+        assert response.json()["completed"] is False
+
+    def test_completing_a_subtask_looks_for_no_subtasks_of_its_own(
+        self, owner_client, user, task, django_assert_num_queries
+    ):
+        subtask = TaskFactory(user=user, parent_id=task.pk)
+        with django_assert_num_queries(6):
+            response = owner_client.patch(tasks_url(user, subtask, "/complete"))
+        assert response.json()["completed"] is True
+
+    def test_toggling_another_users_task_is_404_and_changes_nothing(
+        self, owner_client, user, other_user
+    ):
+        theirs = TaskFactory(user=other_user)
+
+        response = owner_client.patch(f"/api/{user.id}/tasks/{theirs.id}/complete")
+
+        assert response.status_code == 404
+        theirs.refresh_from_db()
+        assert theirs.completed is False
