@@ -39,6 +39,7 @@ from tasks.services import (
     task_create,
     task_delete,
     task_move,
+    task_reference,
     task_update,
 )
 from tasks.views import TaskListViewSet, TaskViewSet, task_stats
@@ -89,11 +90,16 @@ def split_task_id(arguments: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     return given.validated_data["task_id"], rest
 
 
-def find_task(user: User, task_id: int) -> Task:
-    """The user's task, or the API's 404 (also for an id no route would even match)."""
+def in_range(task_id: int) -> int:
+    """`task_id`, or the API's 404 for an id that no route would even match."""
     if not 1 <= task_id <= MAX_ID:
         raise exceptions.NotFound()
-    return tasks_of(user).get(pk=task_id)
+    return task_id
+
+
+def find_task(user: User, task_id: int) -> Task:
+    """The user's task, or the API's 404."""
+    return tasks_of(user).get(pk=in_range(task_id))
 
 
 def task_answer(task: Task, status: int = 200) -> Answer:
@@ -155,8 +161,11 @@ def complete_task(user: User, arguments: dict[str, Any]) -> Answer:
     task_id, fields = split_task_id(arguments)
     body = CompleteSerializer(data=fields)
     body.is_valid(raise_exception=True)
-    task = find_task(user, task_id)
-    return task_answer(task_complete(task=task, completed=body.validated_data.get("completed")))
+    task = task_complete(
+        task=task_reference(user=user, task_id=in_range(task_id)),
+        completed=body.validated_data.get("completed"),
+    )
+    return task_answer(task)
 
 
 def delete_task(user: User, arguments: dict[str, Any]) -> Answer:
@@ -173,7 +182,7 @@ def move_task(user: User, arguments: dict[str, Any]) -> Answer:
     body.is_valid(raise_exception=True)
     given = body.validated_data
     task = task_move(
-        task=find_task(user, task_id),
+        task=task_reference(user=user, task_id=in_range(task_id)),
         before=given.get("before"),
         after=given.get("after"),
         group={name: given[name] for name in ("list_id", "parent_id") if name in given},
