@@ -7,12 +7,14 @@ import httpx2
 import pytest
 from rest_framework.test import APIClient
 
+from accounts.models import User
 from accounts.throttles import PerUserRateThrottle
 from tasks.filters import TaskFilter
 from tasks.serializers import TaskListSerializer, TaskMoveSerializer, TaskSerializer
 from tests.agents.conftest import Agent, answer_of
 from tests.conftest import sign_token
 from tests.factories import TaskFactory
+from tests.jwks_server import better_auth_claims
 
 CONTRACT = {
     "list_tasks": {
@@ -130,6 +132,16 @@ def test_the_token_of_a_local_account_works_too(mcp_url):
     agent = Agent(mcp_url, registered["access"])
 
     assert answer_of(agent.call("create_task", title="Mine"))["user_id"] == registered["user"]["id"]
+
+
+def test_a_better_auth_jwks_token_works_and_provisions_its_user(mcp_url, jwks_server, signing_keys):
+    claims = better_auth_claims("baUser0123456789abcdefghijklmnop", jwks_server.base_url)
+    agent = Agent(mcp_url, signing_keys["EdDSA"].sign(claims))
+
+    created = answer_of(agent.call("create_task", title="From Better Auth"))
+
+    owner = User.objects.get(pk="baUser0123456789abcdefghijklmnop")
+    assert created["user_id"] == owner.pk and owner.email == claims["email"]
 
 
 def test_both_paths_answer_and_neither_redirects(mcp_url, make_token, user):
