@@ -10,8 +10,8 @@ Before the SDK sees a request, it gets what every API request gets: an `X-Reques
 client's when sane) and an access log line, the body limit (413), the Bearer token checked by
 the API's own authentication (401 with `WWW-Authenticate: Bearer`), and each tool call in it
 counted against the user's API rate limit (429 with `Retry-After`), all with the API's JSON
-error bodies. Only POST is served: without sessions there is no stream for a GET to open
-(which the transport answers with a 405) and no session for a DELETE to end.
+error bodies. Only POST is served (any other method is the API's 405): without sessions, a GET
+would open a stream that nothing is ever sent on, and a DELETE has no session to end.
 """
 
 import json
@@ -28,7 +28,7 @@ from starlette.types import Message, Receive, Scope, Send
 from accounts.models import User
 from agents import access
 from agents.server import USER_SCOPE_KEY, build_server
-from core.middleware import SANE_REQUEST_ID, access_log, current_request_id
+from core.middleware import SANE_REQUEST_ID, access_log, current_request_id, request_too_large
 from tasks import caching
 
 
@@ -109,9 +109,8 @@ class MCPEndpoint:
     ) -> None:
         body = await read_body(receive, settings.REQUEST_BODY_MAX_BYTES)
         if body is None:
-            await json_response(
-                send, 413, {"detail": "The request body is too large (limit 1 MiB)."}
-            )
+            too_large = request_too_large()
+            await json_response(send, too_large.status_code, json.loads(too_large.content))
             return
         authorization = headers.get("authorization")
         caller = await sync_to_async(admit, thread_sensitive=True)(
