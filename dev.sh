@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The two commands of the README, on a machine with nothing but Python 3.11+:
 #   ./dev.sh serve        install into .venv, migrate, serve on http://127.0.0.1:8000
-#                         (HOST=0.0.0.0 for every interface, PORT=8123 for another port)
+#                         (HOST=0.0.0.0 for every interface, PORT=8123 for another port),
+#                         with a Celery worker and beat beside it for the reminders
 #   ./dev.sh test [ARGS]  install into .venv (with test tools), run the whole suite (pytest ARGS)
 # and, for everything else:
 #   ./dev.sh manage CMD   manage.py CMD in .venv, with DEBUG=true unless DEBUG is set
@@ -41,8 +42,20 @@ serve)
     # (production splits them: docs/deployment.md). Django asks ASGI servers not to keep
     # database connections; --reload restarts it when the code changes.
     export DATABASE_CONN_MAX_AGE=${DATABASE_CONN_MAX_AGE:-0}
-    exec .venv/bin/uvicorn config.asgi:application --reload --no-access-log \
-        --host "${HOST:-127.0.0.1}" --port "${PORT:-8000}"
+    # Beside it, one Celery worker with an embedded beat (-B) fires reminders and does the
+    # other background work, on the folder broker (.celery/) unless CELERY_BROKER_URL or
+    # REDIS_URL names another; production runs worker and beat as processes of their own. It
+    # does not reload: restart serve after changing a background task.
+    mkdir -p "${CELERY_BROKER_FOLDER:-.celery}"
+    .venv/bin/celery -A config worker -B --concurrency=1 --loglevel=WARNING &
+    worker=$!
+    .venv/bin/uvicorn config.asgi:application --reload --no-access-log \
+        --host "${HOST:-127.0.0.1}" --port "${PORT:-8000}" &
+    server=$!
+    # Whichever way serve ends (Ctrl-C, a signal, the server exiting), both stop with it.
+    trap 'kill "$server" "$worker" 2>/dev/null || true; wait' EXIT
+    trap 'exit 130' INT TERM
+    wait "$server"
     ;;
 test)
     install requirements-dev.txt

@@ -30,6 +30,9 @@ export API_RATE_LIMIT=off AUTH_THROTTLE_RATE=off ADMIN_LOGIN_RATE=off
 # Registration mails a verification link (into the server log here); so does password reset.
 export EMAIL_BACKEND=console LOCAL_AUTH_VERIFY_EMAIL_URL=http://127.0.0.1/verify-email
 export LOCAL_AUTH_PASSWORD_RESET_URL=http://127.0.0.1/reset-password
+# Web Push on, as the password reset is: without a key its routes answer 503 by design.
+VAPID_PRIVATE_KEY="$("$PYTHON" manage.py generate_vapid_keys | sed -n 's/^VAPID_PRIVATE_KEY=//p')"
+export VAPID_PRIVATE_KEY VAPID_SUBJECT=mailto:fuzz@example.com
 
 server_pid=""
 cleanup() {

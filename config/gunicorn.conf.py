@@ -83,5 +83,12 @@ gunicorn.http.wsgi.SERVER = ""
 
 def on_starting(server) -> None:
     """An unreachable or missing database stops gunicorn here, in one line, instead of every
-    worker failing its first requests."""
+    worker failing its first requests. Web Push is optional; off, it is said here once."""
     check_database_or_exit()
+    from django.conf import settings
+
+    if not settings.VAPID_PRIVATE_KEY:
+        server.log.warning(
+            "Web Push is off: VAPID_PRIVATE_KEY is not set, so /api/push/public-key and new "
+            "push subscriptions answer 503 (docs/push.md)."
+        )

@@ -86,6 +86,32 @@ def env_secret(name: str, development_default: str) -> str:
     )
 
 
+def vapid_public_key(private_key: str, public_key: str) -> str:
+    """The VAPID public key of `private_key` (base64url, the uncompressed P-256 point), which
+    `public_key` must equal when it is given."""
+    from cryptography.hazmat.primitives import serialization
+    from py_vapid import Vapid, b64urlencode
+
+    try:
+        vapid = Vapid.from_string(private_key)
+    except (ValueError, TypeError) as error:
+        raise ImproperlyConfigured(
+            "VAPID_PRIVATE_KEY is not a P-256 private key (base64url, as `manage.py "
+            "generate_vapid_keys` prints it)."
+        ) from error
+    derived = b64urlencode(
+        vapid.public_key.public_bytes(
+            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+        )
+    )
+    if public_key and public_key.rstrip("=") != derived:
+        raise ImproperlyConfigured(
+            "VAPID_PUBLIC_KEY is not the public key of VAPID_PRIVATE_KEY (leave it unset: it is "
+            "derived)."
+        )
+    return derived
+
+
 # The test suite sets READ_DOTENV=false, so a developer's own .env cannot change its results.
 # Values already in the environment win over the file's.
 if env.bool("READ_DOTENV", default=True):
@@ -489,6 +515,7 @@ SPECTACULAR_SETTINGS = {
     "TAGS": [
         {"name": "tasks", "description": "The signed-in user's tasks."},
         {"name": "health", "description": "Probes for load balancers and orchestrators."},
+        {"name": "push", "description": "Web Push: reminders sent to the user's browsers."},
     ],
 }
 
@@ -499,6 +526,24 @@ CHANGES_RETENTION_DAYS = env.int("CHANGES_RETENTION_DAYS", 30)
 # (core/outbound.py); true lifts both rules, for development and tests only.
 WEBHOOKS_ALLOW_PRIVATE = env.bool("WEBHOOKS_ALLOW_PRIVATE", default=False)
 
+# Web Push (docs/push.md): the VAPID key pair that signs every push (RFC 8292), base64url as
+# `manage.py generate_vapid_keys` prints it. Unset with DEBUG off, push is off: the public-key
+# route and new subscriptions answer 503, and gunicorn says so at start. With DEBUG, a
+# development pair (anyone can read it: never use it for real subscriptions).
+VAPID_PRIVATE_KEY = env.str("VAPID_PRIVATE_KEY", "") or (
+    "DLPPjnYp0IQAhZozNjJYTXfgRyrn-7939aDnpzcyTmY" if DEBUG else ""
+)
+VAPID_PUBLIC_KEY = ""
+if VAPID_PRIVATE_KEY:
+    VAPID_PUBLIC_KEY = vapid_public_key(VAPID_PRIVATE_KEY, env.str("VAPID_PUBLIC_KEY", ""))
+# Who push services contact about this sender: mailto: or https: (required with the keys).
+VAPID_SUBJECT = env.str("VAPID_SUBJECT", "") or ("mailto:admin@localhost" if DEBUG else "")
+if VAPID_PRIVATE_KEY and not VAPID_SUBJECT.startswith(("mailto:", "https:")):
+    raise ImproperlyConfigured(
+        "VAPID_SUBJECT must be a mailto: or https: address of the operator (push services "
+        f"contact it), not {VAPID_SUBJECT!r}; it is required when VAPID_PRIVATE_KEY is set."
+    )
+
 # Celery (config/celery.py): the broker is Redis by default (RabbitMQ works: amqp://…). With
 # neither, a folder on disk stands in (development only: it is one machine's).
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", "") or REDIS_URL or "filesystem://"
@@ -507,6 +552,8 @@ if CELERY_BROKER_URL == "filesystem://":
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(CELERY_BROKER_FOLDER),
         "data_folder_out": str(CELERY_BROKER_FOLDER),
+        # The transport's broadcast bindings (it would make ./control in the working directory).
+        "control_folder": str(Path(str(CELERY_BROKER_FOLDER)) / "control"),
     }
 else:
     # A task a killed worker had taken goes back to the queue after this long (Redis; with
@@ -530,7 +577,25 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = env.str(
     "CELERY_BEAT_SCHEDULE_FILENAME", str(BASE_DIR / ".celery-beat-schedule")
 )
-CELERY_BEAT_SCHEDULE: dict = {}
+# How often beat starts the firing of due reminders (notifications/tasks.py): a reminder
+# fires at most about this long after its fire_at, with a worker running.
+REMINDERS_FIRE_EVERY_SECONDS = env.float("REMINDERS_FIRE_EVERY_SECONDS", default=5.0)
+CELERY_BEAT_SCHEDULE: dict = {
+    "fire-due-reminders": {
+        "task": "notifications.fire_due_reminders",
+        "schedule": REMINDERS_FIRE_EVERY_SECONDS,
+        # A run still queued when later ones are due is of no use (they claim the same), so a
+        # backlog, e.g. while no worker ran, does not pile up.
+        "options": {"expires": max(REMINDERS_FIRE_EVERY_SECONDS * 2, 10.0)},
+    },
+    "purge-fired-reminders": {
+        "task": "sync.purge_fired_reminders",
+        "schedule": 60.0,
+        "options": {"expires": 60.0},
+    },
+    # Pushes whose task was lost (a worker died mid-send, the broker was down at commit).
+    "sweep-push-messages": {"task": "notifications.sweep_push_messages", "schedule": 60.0},
+}
 
 LOG_LEVEL = env.str("LOG_LEVEL", "INFO").upper()
 # "json": one JSON object per line (core.logging.JsonFormatter); "plain" for people.

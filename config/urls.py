@@ -7,6 +7,7 @@ from accounts.throttles import throttle_sign_in_attempts
 from core import errors
 from core.health import HealthView, ReadinessView
 from core.views import SchemaView, index
+from notifications import urls as push_urls
 
 # The admin is named for this service, not "Django administration".
 admin.site.site_header = "Todo backend administration"
@@ -23,10 +24,12 @@ urlpatterns = [
     re_path(r"^api/schema/?$", SchemaView.as_view(), name="schema"),
     re_path(r"^api/docs/?$", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     re_path(r"^api/redoc/?$", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
-    # Before the user-id route, which would otherwise take "auth" for a user id.
+    # Before the user-id routes, which would otherwise take "auth" or "push" for a user id.
     path("api/auth/", include("accounts.urls")),
+    path("api/push/", include(push_urls.public_urlpatterns)),
     re_path(rf"^api/(?P<user_id>{USER_ID_PATTERN})/", include("tasks.urls")),
     re_path(rf"^api/(?P<user_id>{USER_ID_PATTERN})/", include("sync.urls")),
+    re_path(rf"^api/(?P<user_id>{USER_ID_PATTERN})/", include("notifications.urls")),
     re_path(r"^api/", errors.api_not_found),
 ]
 

@@ -7,3 +7,9 @@ class NotificationsConfig(AppConfig):
     path records and listens to what it announces; tasks knows nothing of it."""
 
     name = "notifications"
+
+    def ready(self) -> None:
+        from notifications import push
+        from notifications.signals import reminder_fired
+
+        reminder_fired.connect(push.queue_reminder, dispatch_uid="notifications.push")

@@ -108,7 +108,8 @@ class EventTicketView(PathUserMixin, generics.GenericAPIView):
 class EventStreamView(PathUserMixin, APIView):
     """`GET /api/{user_id}/events`: the path user's changes as Server-Sent Events, each an
     `id: <cursor>`, `event: <type>`, `data: <the change>`, within a second of its commit, to
-    every open stream on every server process (sync/live.py).
+    every open stream on every server process (sync/live.py); and each reminder of the user
+    that fires after it opened, once, as `event: reminder` without an `id:` (not replayed).
 
     With `Last-Event-ID` (or `?since=`) a reconnecting client first gets every change it
     missed; without, the changes committed after the stream opened. A bad or expired cursor,

@@ -11,7 +11,7 @@ from accounts.admin import UserAdmin
 from accounts.models import User
 from core.admin_paginator import EstimatedCountPaginator
 from tasks import recurrence
-from tasks.forms import TagsField
+from tasks.forms import RemindersField, TagsField
 from tasks.models import Task, TaskList
 from tasks.services import (
     list_create,
@@ -80,9 +80,10 @@ def field_names(data: dict) -> dict:
 class TaskAdminForm(ModelForm):
     """Checks list and parent with the rules of the API (tasks.services.place), so a bad
     choice is a form error; the save checks again under the owner's lock. Tags are typed
-    comma-separated (tasks.forms.TagsField)."""
+    comma-separated (tasks.forms.TagsField), and so are reminders (RemindersField)."""
 
     tags = TagsField()
+    reminders = RemindersField()
 
     def clean(self) -> dict:
         cleaned = super().clean()

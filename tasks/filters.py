@@ -20,8 +20,8 @@ from django_filters.widgets import QueryArrayWidget
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
+from tasks.datetimes import parse_aware_datetime
 from tasks.models import Priority, Task, normalize_tags
-from tasks.serializers import parse_aware_datetime
 
 PRIORITY_NAMES = [priority.label for priority in Priority]
 

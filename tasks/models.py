@@ -9,7 +9,7 @@ from django.db.models import Lookup, Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from tasks import recurrence
+from tasks import recurrence, reminders
 from tasks.recurrence import MAX_RULE_LENGTH
 
 MAX_TAGS = 20
@@ -304,6 +304,10 @@ class Task(models.Model):
     priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.NONE)
     due_at = models.DateTimeField(null=True, blank=True)
     tags = TagListField(default=list, blank=True)
+    # In the shape the API answers, each with its fire_at (tasks/reminders.py), so that a read
+    # costs no query more; `Reminder` holds the ones still to fire. (Declared before `list`,
+    # which names a field below and would be this default.)
+    reminders = models.JSONField(default=list, blank=True)
     # null: the inbox. Deleting a list deletes its tasks; deleting a task, its subtasks.
     list = models.ForeignKey(
         TaskList, on_delete=models.CASCADE, null=True, blank=True, related_name="tasks"
@@ -388,6 +392,29 @@ class Task(models.Model):
             raise ValidationError(errors)
         if self.recurrence and self.due_at is None:
             raise ValidationError({"due_at": [RECURRING_NEEDS_DUE_AT]})
+        if self.due_at is None and any(map(reminders.is_relative, self.reminders or [])):
+            raise ValidationError({"reminders": [reminders.RELATIVE_NEEDS_DUE_AT]})
+
+
+class Reminder(models.Model):
+    """A reminder still to fire: one row per reminder of `Task.reminders` whose `fire_at` was
+    in the future when the write that set it was made, kept in step with that column by
+    tasks.services: a write that moves a `fire_at` replaces its row (re-arms it, if the new
+    time is still ahead); one that keeps it leaves its row, or the lack of one, alone.
+
+    The firing (notifications/tasks.py) claims a row by deleting it, in the transaction that
+    delivers it: a row is deleted once, whatever number of workers try, so a reminder fires
+    at most once per arming, and a firing that rolls back leaves its row to be claimed again.
+    """
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="+")
+    fire_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["fire_at"], name="reminder_fire_at_idx")]
+
+    def __str__(self) -> str:
+        return f"task {self.task_id} at {self.fire_at:%Y-%m-%d %H:%M:%S}"
 
 
 class Change(models.Model):

@@ -47,6 +47,7 @@ TASK_EXAMPLE = {
     "series_id": None,
     "series_start": None,
     "next_occurrence_id": None,
+    "reminders": [{"before_due_minutes": 30, "fire_at": "2026-11-24T16:30:00Z"}],
 }
 COMPLETED_TASK_EXAMPLE = {
     **TASK_EXAMPLE,

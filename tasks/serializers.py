@@ -1,14 +1,14 @@
 import copy
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from tasks import recurrence
+from tasks import recurrence, reminders
+from tasks.datetimes import parse_aware_datetime, rfc3339
 from tasks.models import (
     MAX_TAGS,
     RECURRING_NEEDS_DUE_AT,
@@ -19,33 +19,6 @@ from tasks.models import (
 )
 
 MAX_ID = 2**63 - 1
-
-OFFSET_REQUIRED = (
-    "Send the time zone offset with the datetime, e.g. 2026-11-23T10:00:00Z "
-    "or 2026-11-23T11:00:00+01:00."
-)
-
-
-def parse_aware_datetime(value: Any) -> datetime:
-    """An RFC 3339 datetime that names its offset; raises ValueError with a reason otherwise.
-
-    A datetime without an offset is ambiguous (whose 10:00?), so it is refused rather than
-    guessed: guessing is where due-date time zone bugs come from.
-    """
-    if not isinstance(value, str):
-        raise ValueError("Send the datetime as an RFC 3339 string, e.g. 2026-11-23T10:00:00Z.")
-    try:
-        parsed = parse_datetime(value.strip())
-    except ValueError:
-        parsed = None
-    if parsed is None:
-        raise ValueError(
-            "Not an RFC 3339 datetime, e.g. 2026-11-23T10:00:00Z "
-            "(in a query string, write a + offset as %2B)."
-        )
-    if parsed.tzinfo is None:
-        raise ValueError(OFFSET_REQUIRED)
-    return parsed
 
 
 @extend_schema_field(OpenApiTypes.DATETIME)
@@ -83,6 +56,56 @@ class TagsField(serializers.ListField):
             return normalize_tags(super().to_internal_value(data))
         except DjangoValidationError as error:
             raise serializers.ValidationError(error.messages) from None
+
+
+@extend_schema_field(
+    {
+        "type": "array",
+        "maxItems": reminders.MAX_REMINDERS,
+        "items": {
+            "type": "object",
+            "properties": {
+                "before_due_minutes": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "maximum": reminders.MAX_MINUTES_BEFORE,
+                    "description": "Minutes before due_at (which it needs); or send at.",
+                },
+                "at": {
+                    "type": "string",
+                    "format": "date-time",
+                    "description": "A fixed time; or send before_due_minutes.",
+                },
+                "fire_at": {
+                    "type": "string",
+                    "format": "date-time",
+                    "readOnly": True,
+                    "description": "When it fires (ignored if sent).",
+                },
+            },
+        },
+    }
+)
+class RemindersField(serializers.Field):
+    """Up to 5 reminders, each `{"before_due_minutes": n}` or `{"at": <datetime>}`; null
+    means none. Validated here (tasks/reminders.py); their `fire_at` is the write path's."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(allow_null=True, **kwargs)
+
+    def validate_empty_values(self, data: Any) -> tuple[bool, Any]:
+        if data is None:
+            return True, []
+        return super().validate_empty_values(data)
+
+    def to_internal_value(self, data: Any) -> list[dict[str, Any]]:
+        try:
+            return reminders.parse(data)
+        except DjangoValidationError as error:
+            raise serializers.ValidationError(error.messages) from None
+
+    def to_representation(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return value
 
 
 class TaskSerializer(serializers.ModelSerializer):
@@ -131,6 +154,13 @@ class TaskSerializer(serializers.ModelSerializer):
     timezone = serializers.CharField(
         required=False, help_text="The IANA zone the rule is expanded in (default UTC)."
     )
+    reminders = RemindersField(
+        required=False,
+        help_text=(
+            'Up to 5 of {"before_due_minutes": 0..40320} (needs due_at) or {"at": <datetime>}; '
+            "answered with their fire_at. Null means none."
+        ),
+    )
 
     class Meta:
         model = Task
@@ -154,6 +184,7 @@ class TaskSerializer(serializers.ModelSerializer):
             "series_id",
             "series_start",
             "next_occurrence_id",
+            "reminders",
         ]
         read_only_fields = [
             "id",
@@ -180,12 +211,16 @@ class TaskSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError(str(error)) from None
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        """A recurring task, as this write leaves it, has a due_at."""
+        """A recurring task, and one with a reminder before its due time, as this write leaves
+        it, has a due_at."""
         task = self.instance
         rule = attrs.get("recurrence", task.recurrence if task else None)
         due_at = attrs.get("due_at", task.due_at if task else None)
         if rule and due_at is None:
             raise serializers.ValidationError({"due_at": [RECURRING_NEEDS_DUE_AT]})
+        kept = attrs.get("reminders", task.reminders if task else [])
+        if due_at is None and any(map(reminders.is_relative, kept)):
+            raise serializers.ValidationError({"reminders": [reminders.RELATIVE_NEEDS_DUE_AT]})
         return attrs
 
     def save(self, **kwargs: Any) -> Task:
@@ -225,18 +260,12 @@ class TaskSerializer(serializers.ModelSerializer):
             "series_id": task.series_id,
             "series_start": rfc3339(task.series_start),
             "next_occurrence_id": task.next_occurrence_id,
+            "reminders": task.reminders,
         }
 
 
 # A serializer class's fields as ModelSerializer built them (TaskSerializer.get_fields).
 BUILT_FIELDS: dict[type, dict[str, serializers.Field]] = {}
-
-
-def rfc3339(moment: datetime | None) -> str | None:
-    """As DRF writes datetimes: ISO 8601 in UTC, with a `Z`."""
-    if moment is None:
-        return None
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 class TaskListSerializer(serializers.ModelSerializer):

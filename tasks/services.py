@@ -34,21 +34,29 @@ What happens when tasks or lists change, every time, whichever function below ma
    Deleting a task deletes its subtasks; deleting a list, its tasks.
 7. Completing a task, by any function here, completes its pending subtasks in the same
    transaction; reopening it reopens none.
+8. Reminders (tasks/reminders.py): a write that sets `reminders`, or moves the `due_at` of a
+   task that has some, stores each with its `fire_at` (a relative one without `due_at` is a
+   ValidationError naming `reminders`) and brings the task's schedule (`Reminder`) in step
+   (`schedule_reminders`): a reminder whose `fire_at` this write moves (or sets) is armed
+   if that time is still ahead, and never fires otherwise; one whose `fire_at` it keeps is
+   left as it was. A next occurrence carries the relative reminders, armed for its due_at.
 """
 
 import json
+from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import JSONField, Q, QuerySet
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
 from accounts.models import User
-from tasks import caching, recurrence
-from tasks.models import MAX_LISTS_PER_USER, Task, TaskList
+from tasks import caching, recurrence, reminders
+from tasks.models import MAX_LISTS_PER_USER, Reminder, Task, TaskList
 from tasks.positions import position_after, position_between, positions_for
 from tasks.signals import ListChange, TaskChange, lists_changed, tasks_changed
 
@@ -68,10 +76,12 @@ def task_create(*, user: User, data: dict[str, Any]) -> Task:
             setattr(task, name, value)
         task.list_id, task.parent_id = list_id, parent_id
         task.position = end_of_group(user.pk, list_id, parent_id)
+        task.reminders = resolve_reminders(task.reminders, task.due_at)
         derive_columns(task, now, completion_written=True)
         if task.recurrence:
             task.series_start = task.due_at
         task.save(force_insert=True)
+        arm_reminders([task], now)
         spawned = []
         if task.recurrence:
             task.series_id = task.pk  # the first task of its series
@@ -269,6 +279,7 @@ def spawn_next_occurrences(tasks: list[Task], now: datetime | None = None) -> li
             last[group] = position_after(last[group])
         new.position = last[group]
     Task.objects.bulk_create([new for _, new in pairs])
+    arm_reminders([new for _, new in pairs], now)
     for task, new in pairs:
         task.next_occurrence_id = new.pk
     copies = copy_subtasks(pairs, now)
@@ -289,8 +300,48 @@ def next_occurrence(task: Task, due_at: datetime, now: datetime) -> Task:
         timezone=task.timezone,
         series_id=task.series_id,
         series_start=task.series_start,
+        # Relative reminders only: a fixed time belongs to the occurrence it was set on.
+        reminders=reminders.resolve(
+            [reminder for reminder in task.reminders if reminders.is_relative(reminder)], due_at
+        ),
         created_at=now,
         updated_at=now,
+    )
+
+
+def resolve_reminders(given: list[dict[str, Any]], due_at: datetime | None) -> list[dict]:
+    """`given` (parsed or stored reminders) as the task stores them, for this `due_at`."""
+    try:
+        return reminders.resolve(given, due_at)
+    except DjangoValidationError as error:
+        raise field_error("reminders", error.messages[0]) from None
+
+
+def arm_reminders(tasks: list[Task], now: datetime) -> None:
+    """Schedule the reminders of new `tasks` that fire after `now` (one query, none without)."""
+    Reminder.objects.bulk_create(
+        Reminder(task_id=task.pk, fire_at=fire_at)
+        for task in tasks
+        for fire_at in reminders.fire_times(task.reminders)
+        if fire_at > now
+    )
+
+
+def schedule_reminders(task: Task, now: datetime) -> None:
+    """Bring the schedule of `task` in step with its (just written) `reminders`: a row whose
+    time is still wanted stays as it is, one that is not is dropped, and a wanted time
+    without a row is armed if it is after `now` (a past one never fires)."""
+    wanted = Counter(reminders.fire_times(task.reminders))
+    stale = []
+    for pk, fire_at in Reminder.objects.filter(task_id=task.pk).values_list("pk", "fire_at"):
+        if wanted[fire_at] > 0:
+            wanted[fire_at] -= 1
+        else:
+            stale.append(pk)
+    if stale:
+        Reminder.objects.filter(pk__in=stale).delete()
+    Reminder.objects.bulk_create(
+        Reminder(task_id=task.pk, fire_at=fire_at) for fire_at in wanted.elements() if fire_at > now
     )
 
 
@@ -493,6 +544,10 @@ def write_task(task: Task, data: dict[str, Any], position: str | None = None) ->
     old_list, old_parent, was_completed = task.list_id, task.parent_id, task.completed
     list_id, parent_id = place(user_id=task.user_id, task=task, data=data)
     data.update(series_changes(task, data))
+    if "reminders" in data or ("due_at" in data and task.reminders):
+        data["reminders"] = resolve_reminders(
+            data.get("reminders", task.reminders), data.get("due_at", task.due_at)
+        )
     fields = set(data)
     for name, value in data.items():
         setattr(task, name, value)
@@ -507,6 +562,8 @@ def write_task(task: Task, data: dict[str, Any], position: str | None = None) ->
     if spawned:
         fields.add("next_occurrence_id")
     save_changes(task, fields)
+    if "reminders" in fields:
+        schedule_reminders(task, task.updated_at)
     changes = [TaskChange(user_id=t.user_id, task_id=t.pk) for t in [task, *spawned]]
     if parent_id is not None:
         return changes  # a subtask has no subtasks of its own

@@ -1,5 +1,7 @@
 """The Django admin for staff: fast task lists, bulk actions, users with their task counts."""
 
+from datetime import UTC, datetime
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -8,7 +10,7 @@ from django.urls import reverse
 from accounts.models import User
 from core import admin_paginator
 from core.admin_paginator import EstimatedCountPaginator
-from tasks.models import Task, TaskList
+from tasks.models import Reminder, Task, TaskList
 from tests.factories import TaskFactory, TaskListFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -460,3 +462,62 @@ class TestListsAndSubtasks:
         assert (
             TaskList.objects.get(name="Home").position > TaskList.objects.get(name="Work").position
         )
+
+
+class TestReminders:
+    def change(self, admin_client, task, **fields):
+        body = {"user": task.user_id, "title": "t", "priority": "0", "tags": "", **fields}
+        return admin_client.post(reverse("admin:tasks_task_change", args=[task.pk]), body)
+
+    def test_reminders_are_typed_comma_separated_and_scheduled(self, admin_client, task):
+        response = self.change(
+            admin_client,
+            task,
+            due_at_0="2027-03-01",
+            due_at_1="09:00:00",
+            reminders="30, 2027-02-28T20:00:00+01:00",
+        )
+
+        assert response.status_code == 302
+        task.refresh_from_db()
+        assert task.reminders == [
+            {"before_due_minutes": 30, "fire_at": "2027-03-01T08:30:00Z"},
+            {"at": "2027-02-28T19:00:00Z", "fire_at": "2027-02-28T19:00:00Z"},
+        ]
+        assert Reminder.objects.filter(task=task).count() == 2
+
+    @pytest.mark.parametrize(
+        ("typed", "message"),
+        [
+            (
+                "15",
+                "A reminder before the due time (before_due_minutes) needs a due_at; "
+                "set one, or remind at a fixed time with at.",
+            ),
+            ("-5", "before_due_minutes must be from 0 to 40320 (28 days)."),
+            ("soon", "at must be an RFC 3339 datetime, e.g. 2026-11-23T10:00:00Z."),
+            (
+                ", ".join(f"2027-01-0{n}T00:00:00Z" for n in range(1, 7)),
+                "A task carries at most 5 reminders.",
+            ),
+        ],
+    )
+    def test_reminders_the_api_would_refuse_are_a_form_error(
+        self, admin_client, task, typed, message
+    ):
+        response = self.change(admin_client, task, reminders=typed)
+
+        assert response.status_code == 200
+        assert response.context["adminform"].form.errors["reminders"] == [message]
+        assert not Reminder.objects.exists()
+
+    def test_the_form_shows_them_as_typed(self, admin_client, user):
+        task = TaskFactory(
+            user=user,
+            due_at=datetime(2027, 3, 1, 9, tzinfo=UTC),
+            reminders=[{"before_due_minutes": 15}, {"at": datetime(2027, 2, 1, tzinfo=UTC)}],
+        )
+
+        response = admin_client.get(reverse("admin:tasks_task_change", args=[task.pk]))
+
+        assert 'value="15, 2027-02-01T00:00:00Z"' in response.content.decode()

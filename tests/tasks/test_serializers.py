@@ -55,6 +55,13 @@ def test_saving_through_the_serializer_is_refused():
             "timezone": "Europe/Berlin",
             "due_at": datetime(2027, 3, 1, tzinfo=UTC),
         },
+        {
+            "due_at": datetime(2027, 3, 1, tzinfo=UTC),
+            "reminders": [
+                {"before_due_minutes": 30},
+                {"at": datetime(2027, 2, 1, 8, tzinfo=UTC) + timedelta(microseconds=7)},
+            ],
+        },
     ],
 )
 def test_the_written_out_representation_equals_drfs(fields):

@@ -50,6 +50,7 @@ TASK_FIELDS = {
     "series_id",
     "series_start",
     "next_occurrence_id",
+    "reminders",
 }
 
 
