@@ -5,8 +5,9 @@ schema is what the corresponding route documents: `create_task` takes the body o
 `POST …/tasks`, `update_task` that of `PATCH …/tasks/{id}`, `list_tasks` the query parameters
 of `GET …/tasks`, and so on. A field or filter added to the API appears in the tools without
 another edit here. OpenAPI 3.0 is not quite JSON Schema, so each schema is converted: `$ref`s
-are inlined, `nullable` becomes a `null` type, and query parameters that are booleans in
-disguise (`true`/`false`) become booleans.
+are inlined, `nullable` becomes a `null` type, read-only members (answers, not input) are
+left out, and query parameters that are booleans in disguise (`true`/`false`) become
+booleans.
 """
 
 import copy
@@ -27,7 +28,8 @@ def openapi_document() -> dict[str, Any]:
 
 
 def to_json_schema(node: Any, components: dict[str, Any]) -> Any:
-    """An OpenAPI 3.0 schema as JSON Schema: references inlined, `nullable` as a null type."""
+    """An OpenAPI 3.0 schema as JSON Schema: references inlined, `nullable` as a null type,
+    read-only members dropped."""
     if isinstance(node, list):
         return [to_json_schema(item, components) for item in node]
     if not isinstance(node, dict):
@@ -37,6 +39,13 @@ def to_json_schema(node: Any, components: dict[str, Any]) -> Any:
     schema = {
         key: to_json_schema(value, components) for key, value in node.items() if key != "nullable"
     }
+    if "properties" in schema:
+        # Read-only members are answers, not input: what a tool's caller sends omits them.
+        schema["properties"] = {
+            name: member
+            for name, member in schema["properties"].items()
+            if not (isinstance(member, dict) and member.get("readOnly"))
+        }
     if node.get("nullable"):
         if isinstance(schema.get("type"), str):
             schema["type"] = [schema["type"], "null"]

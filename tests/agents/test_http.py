@@ -88,6 +88,8 @@ def test_the_schemas_are_the_serializers_and_the_filter_set(agent):
     assert task["due_at"]["type"] == ["string", "null"]
     assert listed["list_tasks"]["properties"]["overdue"]["type"] == "boolean"
     assert listed["list_tasks"]["properties"]["limit"]["maximum"] == 500
+    reminder = task["reminders"]["items"]["properties"]
+    assert set(reminder) == {"before_due_minutes", "at"}  # not the read-only fire_at
 
 
 @pytest.mark.parametrize(

@@ -38,6 +38,23 @@ def test_a_created_task_is_the_one_the_api_serves(agent, owner_client, user):
     assert ok(agent.call("get_task", task_id=created["id"])) == created
 
 
+def test_reminders_are_set_as_through_the_api(agent, owner_client, user):
+    created = ok(
+        agent.call(
+            "create_task",
+            title="Dentist",
+            due_at="2030-03-01T15:00:00Z",
+            reminders=[{"before_due_minutes": 60}, {"at": "2030-02-28T18:00:00Z"}],
+        )
+    )
+
+    assert [reminder["fire_at"] for reminder in created["reminders"]] == [
+        "2030-03-01T14:00:00Z",
+        "2030-02-28T18:00:00Z",
+    ]
+    assert owner_client.get(f"/api/{user.id}/tasks/{created['id']}").json() == created
+
+
 def test_a_user_id_argument_is_ignored(agent, user, other_user):
     created = ok(agent.call("create_task", title="Mine", user_id=other_user.id))
 
@@ -147,6 +164,9 @@ def rest_answer(client, user, method, path, body):
     return getattr(client, method)(url, body, format="json")
 
 
+# A reminder relative to a due_at that the task does not have.
+RELATIVE_REMINDER = [{"before_due_minutes": 5}]
+
 BAD_INPUTS = [
     ("create_task", {}, "post", "tasks", {}),
     ("create_task", {"title": "   "}, "post", "tasks", {"title": "   "}),
@@ -166,6 +186,14 @@ BAD_INPUTS = [
         None,
     ),
     ("create_task", {"title": "t", "timezone": "Mars/Olympus"}, "post", "tasks", None),
+    (
+        "create_task",
+        {"title": "t", "reminders": [{"before_due_minutes": 5}]},
+        "post",
+        "tasks",
+        None,
+    ),
+    ("create_task", {"title": "t", "reminders": [{"at": "soon"}]}, "post", "tasks", None),
     ("list_tasks", {"sort": "nope"}, "get", "tasks", None),
     ("list_tasks", {"priority": "urgent"}, "get", "tasks", None),
     ("list_tasks", {"due_before": "yesterday"}, "get", "tasks", None),
