@@ -67,6 +67,8 @@ def as_request(function):
 
 
 def run_call(user: User, name: str, arguments: dict[str, Any] | None, count: bool):
+    """One tool call for `user`; with `count`, first drawn from the user's rate limit (over
+    stdio, where no HTTP layer has counted it), the API's 429 body being the answer past it."""
     if count:
         refused = access.throttle(user)
         if refused is not None:
