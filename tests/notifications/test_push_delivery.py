@@ -22,6 +22,7 @@ from notifications import push
 from notifications.models import PushMessage, PushSubscription
 from notifications.signals import reminder_fired
 from notifications.tasks import send_push, sweep_push_messages
+from sync.live import record_for_streams
 from tasks.serializers import TaskSerializer
 from tests.conftest import free_port
 from tests.factories import TaskFactory
@@ -58,6 +59,15 @@ def fire(user, payload, django_capture_on_commit_callbacks) -> list:
     return callbacks
 
 
+@pytest.fixture
+def push_alone():
+    """Only push hears the firing: the live streams' receiver queues callbacks of its own."""
+    reminder_fired.disconnect(record_for_streams)
+    yield
+    reminder_fired.connect(record_for_streams)
+
+
+@pytest.mark.usefixtures("push_alone")
 class TestQueuedWithTheFiring:
     def test_a_firing_reaches_each_browser_of_the_user_encrypted_and_signed(
         self,
