@@ -141,6 +141,7 @@ INSTALLED_APPS = [
     "tasks",
     "sync",
     "notifications",
+    "agents",
 ]
 
 MIDDLEWARE = [
@@ -642,5 +643,8 @@ LOGGING = {
         # is kept for what it alone knows: the traceback of an unhandled exception.
         "django.request": {"level": "ERROR"},
         "django.server": {"level": "WARNING"},
+        # The MCP SDK logs each /mcp request's session manager starting and stopping at INFO
+        # (a stateless one per request, agents/http.py); the access log already has the line.
+        "mcp": {"level": "WARNING"},
     },
 }

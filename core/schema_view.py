@@ -22,20 +22,24 @@ class CachedSchemaView(SpectacularAPIView):
     and English docs, and a cache keyed by them would grow with every value a client sends.
     """
 
-    schema: ClassVar[dict[str, Any] | None] = None
+    # None keeps this route out of the document it serves. The document itself is kept under
+    # another name: in `schema` it would make this view look like one to document (with a
+    # dict for its schema class) to every later generation in the process, which then fails.
+    schema = None
+    document: ClassVar[dict[str, Any] | None] = None
     rendered: ClassVar[dict[str, tuple[bytes, str]]] = {}
 
     def get(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:
         renderer = request.accepted_renderer
         cached = self.rendered.get(renderer.media_type)
         if cached is None:
-            if CachedSchemaView.schema is None:
+            if CachedSchemaView.document is None:
                 generator = self.generator_class(urlconf=self.urlconf, patterns=self.patterns)
-                CachedSchemaView.schema = generator.get_schema(request=request, public=True)
+                CachedSchemaView.document = generator.get_schema(request=request, public=True)
             content_type = renderer.media_type
             if renderer.charset:
                 content_type += f"; charset={renderer.charset}"
-            body = renderer.render(CachedSchemaView.schema, renderer.media_type, {})
+            body = renderer.render(CachedSchemaView.document, renderer.media_type, {})
             cached = self.rendered[renderer.media_type] = (body, content_type)
         body, content_type = cached
         response = HttpResponse(body, content_type=content_type)
@@ -45,5 +49,5 @@ class CachedSchemaView(SpectacularAPIView):
     @classmethod
     def forget(cls) -> None:
         """Generate anew on the next request (for tests that change the routes)."""
-        cls.schema = None
+        cls.document = None
         cls.rendered.clear()
