@@ -324,6 +324,31 @@ def test_the_proxy_sends_each_path_to_its_process(processes, path, process):
     assert answered_by() <= expected
 
 
+@pytest.mark.parametrize("path", ["/mcp", "/mcp/"])
+def test_an_mcp_tool_call_through_the_proxy_sees_a_write_made_through_web(
+    processes, user, token, path
+):
+    create_task(processes.web[0].port, user, token, "written through web")
+    call_ = {"jsonrpc": "2.0", "id": 1, "method": "tools/call"}
+    call_["params"] = {"name": "list_tasks", "arguments": {}}
+    connection_ = http.client.HTTPConnection("127.0.0.1", processes.proxy.port, timeout=10)
+    try:
+        headers = {
+            "Authorization": f"Bearer {token}",
+            "Content-Type": "application/json",
+            "Accept": "application/json, text/event-stream",
+        }
+        connection_.request("POST", path, body=json.dumps(call_), headers=headers)
+        response = connection_.getresponse()
+        answer = json.loads(response.read())
+    finally:
+        connection_.close()
+
+    assert response.status == 200
+    assert answer["result"]["isError"] is False
+    assert "written through web" in json.dumps(answer["result"]["structuredContent"])
+
+
 def test_a_list_cached_through_one_web_process_is_never_stale_on_the_other(processes, user, token):
     web_a, web_b = (server.port for server in processes.web)
     path = f"/api/{user.id}/tasks"
