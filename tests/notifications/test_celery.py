@@ -32,42 +32,10 @@ def next_reminder(stream, timeout: float):
             return event
 
 
-def test_a_reminder_set_5_s_ahead_reaches_an_open_stream_once(
-    celery_processes, open_stream, user, make_token, owner_client
-):
-    celery_processes.worker()
-    celery_processes.beat()
-    stream = open_stream(f"/api/{user.id}/events", bearer(make_token(user.id)))
-    fire_at = timezone.now() + timedelta(seconds=5)
-
-    created = owner_client.post(
-        f"/api/{user.id}/tasks",
-        {"title": "Stand up", "reminders": [{"at": fire_at.isoformat()}]},
-        format="json",
-    ).json()
-    reminder = next_reminder(stream, timeout=60)
-    received_at = timezone.now()
-
-    assert reminder.id is None
-    assert reminder.data["task"] == owner_client.get(f"/api/{user.id}/tasks/{created['id']}").json()
-    assert reminder.data["fire_at"] == created["reminders"][0]["fire_at"]
-    assert fire_at <= received_at < fire_at + timedelta(seconds=60)
-    # Beat goes on starting the firing every second: it does not come again.
-    with pytest.raises(queue.Empty):
-        next_reminder(stream, timeout=3)
-    assert fired_task_ids() == {created["id"]: 1}
-
-
-def test_a_reminder_set_5_s_ahead_reaches_the_browser_the_webhook_and_the_stream_once(
-    celery_processes,
-    open_stream,
-    push_service,
-    webhook_receiver,
-    make_webhook,
-    user,
-    make_token,
-    owner_client,
-):
+@pytest.fixture
+def every_channel(celery_processes, push_service, webhook_receiver, make_webhook, user):
+    """The user has a browser subscribed to push and a webhook subscribed to reminders, and
+    the workers started from now on can push to that browser."""
     browser = Browser()
     push.subscribe(
         user=user, endpoint=push_service.endpoint(browser), **browser.subscription("")["keys"]
@@ -75,6 +43,12 @@ def test_a_reminder_set_5_s_ahead_reaches_the_browser_the_webhook_and_the_stream
     hook = make_webhook(user, webhook_receiver.url("/reminders"), events=["reminder"])
     webhook_receiver.expect(hook)
     celery_processes.env.update(push_service.worker_environment())
+
+
+@pytest.mark.usefixtures("every_channel")
+def test_a_reminder_set_5_s_ahead_reaches_the_browser_the_webhook_and_the_stream_once(
+    celery_processes, open_stream, push_service, webhook_receiver, user, make_token, owner_client
+):
     celery_processes.worker()
     celery_processes.beat()
     stream = open_stream(f"/api/{user.id}/events", bearer(make_token(user.id)))
@@ -86,6 +60,7 @@ def test_a_reminder_set_5_s_ahead_reaches_the_browser_the_webhook_and_the_stream
         format="json",
     ).json()
     on_stream = next_reminder(stream, timeout=60)
+    received_at = timezone.now()
     wait_until(
         lambda: push_service.received and webhook_receiver.payloads("/reminders"),
         60,
@@ -98,7 +73,8 @@ def test_a_reminder_set_5_s_ahead_reaches_the_browser_the_webhook_and_the_stream
         "task": owner_client.get(f"/api/{user.id}/tasks/{created['id']}").json(),
         "fire_at": created["reminders"][0]["fire_at"],
     }
-    assert on_stream.data == expected
+    assert on_stream.data == expected and on_stream.id is None
+    assert fire_at <= received_at < fire_at + timedelta(seconds=60)
     # Decrypted with the browser's keys, after its VAPID signature was checked.
     assert push_service.rejected == [] and [r.payload for r in push_service.received] == [expected]
     # Verified with the webhook's secret by the standardwebhooks library.
@@ -108,18 +84,13 @@ def test_a_reminder_set_5_s_ahead_reaches_the_browser_the_webhook_and_the_stream
     with pytest.raises(queue.Empty):
         next_reminder(stream, timeout=3)
     assert len(push_service.received) == 1 and len(webhook_receiver.received) == 1
+    assert fired_task_ids() == {created["id"]: 1}
 
 
+@pytest.mark.usefixtures("every_channel")
 def test_with_two_workers_and_two_beats_500_reminders_fire_exactly_once(
-    celery_processes, open_stream, push_service, webhook_receiver, make_webhook, user, make_token
+    celery_processes, open_stream, push_service, webhook_receiver, user, make_token
 ):
-    browser = Browser()
-    push.subscribe(
-        user=user, endpoint=push_service.endpoint(browser), **browser.subscription("")["keys"]
-    )
-    hook = make_webhook(user, webhook_receiver.url("/reminders"), events=["reminder"])
-    webhook_receiver.expect(hook)
-    celery_processes.env.update(push_service.worker_environment())
     celery_processes.worker("worker-a", "worker-b")
     celery_processes.beat("beat-a", "beat-b")
     stream = open_stream(f"/api/{user.id}/events", bearer(make_token(user.id)))
