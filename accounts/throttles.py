@@ -1,13 +1,15 @@
-"""Rate limits counted in the shared cache with one atomic increment per request."""
+"""Rate limits counted in the shared cache with one atomic increment per request; on a cached
+read, the increment and the read of the cache entry share one Redis round trip."""
 
 import functools
 import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from rest_framework.throttling import SimpleRateThrottle
+
+from core.cache import count_and_get
 
 if TYPE_CHECKING:  # DRF imports this module while building APIView itself.
     from rest_framework.request import Request
@@ -33,8 +35,13 @@ class FixedWindowRateThrottle(SimpleRateThrottle):
         now = self.timer()
         window = int(now // self.duration)
         self.seconds_left = (window + 1) * self.duration - now
-        count = count_in_window(f"{key}:{window}", self.duration)
+        count = self.count(f"{key}:{window}", request, view)
         return count is None or count <= self.num_requests
+
+    def count(self, counter: str, request: "Request", view: "APIView | None") -> int | None:
+        """Add this request to the window's counter, which outlives the window by a second,
+        and return the count (None when the cache does not answer)."""
+        return count_and_get(counter, self.duration + 1)[0]
 
     def wait(self) -> float:
         return self.seconds_left
@@ -48,6 +55,16 @@ class PerUserRateThrottle(FixedWindowRateThrottle):
     """
 
     scope = "tasks"
+
+    def count(self, counter: str, request: "Request", view: "APIView | None") -> int | None:
+        """A view whose answer may come from the cache (`read_cache_key()`, tasks/caching.py)
+        gets its entry read in the count's round trip, left in `request.prefetched_read` as
+        (key, value or None)."""
+        read_key = getattr(view, "read_cache_key", lambda: None)()
+        count, value = count_and_get(counter, self.duration + 1, read_key)
+        if read_key is not None and count is not None:
+            request.prefetched_read = (read_key, value)
+        return count
 
     def get_cache_key(self, request: "Request", view: "APIView") -> str | None:
         if not (request.user and request.user.is_authenticated):
@@ -97,16 +114,3 @@ def throttle_sign_in_attempts(
         return login_view(request, *args, **kwargs)
 
     return view
-
-
-def count_in_window(key: str, window_seconds: int) -> int | None:
-    """Add one to the window's counter and return it; None when the cache does not answer."""
-    try:
-        return cache.incr(key)
-    except ValueError:  # the window's first request
-        if cache.add(key, 1, window_seconds + 1):
-            return 1
-        try:
-            return cache.incr(key)
-        except ValueError:
-            return None

@@ -17,8 +17,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from django.core.cache import DEFAULT_CACHE_ALIAS, caches
+from django.core.cache.backends.base import BaseCache
 from django_redis.cache import RedisCache
 from django_redis.exceptions import ConnectionInterrupted
+from redis.exceptions import RedisError
 
 logger = logging.getLogger(__name__)
 
@@ -103,3 +106,46 @@ class ResilientRedisCache(RedisCache):
         if self._guarded_client is None:
             self._guarded_client = GuardedClient(super().client, self.breaker)
         return self._guarded_client
+
+    def count_and_get(self, counter: str, lifetime: int, key: str | None) -> tuple[int | None, Any]:
+        """`count_and_get` in one round trip: a pipeline of a SET NX that starts the counter
+        with its lifetime, the INCR and the GET."""
+        if self.breaker.is_open:
+            return None, None
+        client = self.client.get_client(write=True)
+        pipeline = client.pipeline(transaction=False)
+        counter_key = self.make_key(counter)
+        pipeline.set(counter_key, 0, ex=lifetime, nx=True)
+        pipeline.incr(counter_key)
+        if key is not None:
+            pipeline.get(self.make_key(key))
+        try:
+            _, count, *value = pipeline.execute()
+        except RedisError as error:
+            self.breaker.trip(error)
+            return None, None
+        self.breaker.close()
+        return count, self.client.decode(value[0]) if value and value[0] is not None else None
+
+
+def count_and_get(counter: str, lifetime: int, key: str | None = None) -> tuple[int | None, Any]:
+    """Add one to `counter`, which a first increment creates to live `lifetime` seconds, and
+    read `key` (when given) with it: (the new count, `key`'s value or None). On Redis both go
+    in one round trip, so a rate-limited cached read pays one. The count is None while the
+    cache does not answer."""
+    backend = caches[DEFAULT_CACHE_ALIAS]
+    if isinstance(backend, ResilientRedisCache):
+        return backend.count_and_get(counter, lifetime, key)
+    return count(backend, counter, lifetime), backend.get(key) if key is not None else None
+
+
+def count(backend: BaseCache, counter: str, lifetime: int) -> int | None:
+    try:
+        return backend.incr(counter)
+    except ValueError:  # the first increment
+        if backend.add(counter, 1, lifetime):
+            return 1
+        try:
+            return backend.incr(counter)
+        except ValueError:
+            return None

@@ -113,7 +113,10 @@ class ConditionalReadMixin:
         """`build()`'s response, served from the cache when it is there; 304 when the client
         holds its ETag. Only a 200 is cached, with every header the view set."""
         key = self.read_cache_key()
-        hit = cache.get(key) if key else None
+        # The rate limiter may have read the entry already (accounts/throttles.py).
+        prefetched_key, hit = getattr(self.request, "prefetched_read", (None, None))
+        if key != prefetched_key:
+            hit = cache.get(key) if key else None
         if hit is None:
             response = build()
             if response.status_code != 200:

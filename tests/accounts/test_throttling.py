@@ -1,6 +1,8 @@
 """Per-user rate limits on /api/{user_id}/...."""
 
 import pytest
+from django.conf import settings
+from django.core.cache import cache
 
 from accounts.throttles import PerUserRateThrottle
 
@@ -43,3 +45,14 @@ def test_an_off_rate_disables_the_limit(monkeypatch, owner_client, user):
     statuses = {owner_client.get(f"/api/{user.id}/tasks").status_code for _ in range(5)}
 
     assert statuses == {200}
+
+
+@pytest.mark.skipif(not settings.REDIS_URL, reason="reads the counter in Redis: set REDIS_URL")
+def test_the_windows_counter_expires_with_its_window(owner_client, user):
+    owner_client.get(f"/api/{user.id}/tasks")
+    owner_client.get(f"/api/{user.id}/tasks")
+
+    redis = cache.client.get_client()
+    [counter] = redis.keys(f"*throttle_tasks_{user.id}:*")
+    assert int(redis.get(counter)) == 2
+    assert 0 < redis.ttl(counter) <= 61

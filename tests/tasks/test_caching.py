@@ -1,11 +1,14 @@
 """Cached reads never serve a stale task, and ETags make conditional requests work."""
 
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
+from redis.connection import AbstractConnection
 from rest_framework.test import APIClient
 
 from accounts.models import User
+from accounts.throttles import PerUserRateThrottle
 from tasks.models import Task
 from tests.conftest import requires_postgresql, run_concurrently
 from tests.factories import TaskFactory
@@ -44,6 +47,37 @@ class TestReadAfterWrite:
             response = owner_client.get(f"/api/{user.id}/tasks/{task.id}")
 
         assert response.json()["id"] == task.id
+
+    @pytest.mark.skipif(not settings.REDIS_URL, reason="counts Redis round trips: set REDIS_URL")
+    @pytest.mark.parametrize("suffix", ["", "/{id}"])
+    def test_a_cached_read_is_one_round_trip_to_redis(
+        self, owner_client, user, task, monkeypatch, suffix
+    ):
+        url = f"/api/{user.id}/tasks{suffix.format(id=task.id)}"
+        filled = owner_client.get(url)
+        sent = []
+        send = AbstractConnection.send_packed_command
+
+        def counted(connection, command, *args, **kwargs):
+            sent.append(command)
+            return send(connection, command, *args, **kwargs)
+
+        monkeypatch.setattr(AbstractConnection, "send_packed_command", counted)
+        response = owner_client.get(url)
+
+        assert len(sent) == 1  # the rate limiter's count and the cache entry, pipelined
+        assert response.content == filled.content
+        assert response["ETag"] == filled["ETag"]
+
+    def test_a_read_over_the_rate_limit_is_429_even_when_cached(
+        self, owner_client, user, task, monkeypatch
+    ):
+        monkeypatch.setattr(PerUserRateThrottle, "THROTTLE_RATES", {"tasks": "2/min"})
+        url = f"/api/{user.id}/tasks/{task.id}"
+
+        statuses = [owner_client.get(url).status_code for _ in range(3)]
+
+        assert statuses == [200, 200, 429]
 
     @pytest.mark.parametrize(
         ("method", "suffix", "body"),
