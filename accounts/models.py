@@ -106,6 +106,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     # Bumped in the same transaction as every write to this user's tasks; cached task reads
     # and list ETags are keyed by it (tasks/caching.py).
     tasks_version = models.PositiveBigIntegerField(default=0, editable=False)
+    # Whether the user has an active webhook: kept in step, under this row's lock, by
+    # notifications/webhooks.py, and read by the write path's lock of this row, so that a
+    # write with nothing to deliver does not look for webhooks.
+    has_active_webhooks = models.BooleanField(default=False, db_default=False, editable=False)
 
     objects = UserManager()
 

@@ -41,7 +41,7 @@ import standardwebhooks
 import urllib3
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Exists, Q
 from django.dispatch import receiver
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
@@ -101,7 +101,9 @@ def webhook_create(*, user: User, data: dict[str, Any]) -> Webhook:
             raise ValidationError(
                 {"url": [f"You have {MAX_WEBHOOKS_PER_USER} webhooks, the most there can be."]}
             )
-        return Webhook.objects.create(user=user, change_cursor=latest_change_id(user.pk), **data)
+        webhook = Webhook.objects.create(user=user, change_cursor=latest_change_id(user.pk), **data)
+        note_active_webhooks(user.pk)
+    return webhook
 
 
 def webhook_update(*, webhook: Webhook, data: dict[str, Any]) -> Webhook:
@@ -122,6 +124,8 @@ def webhook_update(*, webhook: Webhook, data: dict[str, Any]) -> Webhook:
             Delivery.objects.filter(webhook=webhook).delete()
         if fields:
             webhook.save(update_fields=fields)
+        if webhook.active != was_active:
+            note_active_webhooks(webhook.user_id)
     return webhook
 
 
@@ -131,16 +135,35 @@ def webhook_delete(*, webhook: Webhook) -> None:
     with transaction.atomic():
         lock_owners([webhook.user_id])
         Webhook.objects.filter(pk=webhook.pk).delete()
+        note_active_webhooks(webhook.user_id)
+
+
+def note_active_webhooks(user_id: str) -> None:
+    """Bring `User.has_active_webhooks` in step with the user's webhooks (call under the
+    owner's lock, after changing them): the write path reads it to skip `queue_changes`."""
+    active = Webhook.objects.filter(user_id=user_id, active=True)
+    User.objects.filter(pk=user_id).update(has_active_webhooks=Exists(active))
 
 
 @receiver(tasks_written)
-def queue_changes(sender: type, changes: list[TaskChange | ListChange], **kwargs: Any) -> None:
+def queue_changes(
+    sender: type,
+    changes: list[TaskChange | ListChange],
+    webhook_owners: set[str] | None = None,
+    **kwargs: Any,
+) -> None:
     """Queue the deliveries of one write (inside its transaction, under its owners' locks).
 
-    One query for owners without an active webhook; with some: the changes recorded since
-    their cursor, the objects as they are now (right after the write), one insert.
+    Nothing to do, and no query, for owners without an active webhook (`webhook_owners`, as
+    their lock read `User.has_active_webhooks`); for others: their webhooks, the changes
+    recorded since each one's cursor, the objects as they are now (right after the write),
+    one insert.
     """
     owners = {change.user_id for change in changes}
+    if webhook_owners is not None:
+        owners &= webhook_owners
+    if not owners:
+        return
     webhooks = list(
         Webhook.objects.filter(user_id__in=owners, active=True)
         .order_by("id")

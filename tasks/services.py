@@ -71,7 +71,7 @@ def task_create(*, user: User, data: dict[str, Any]) -> Task:
     """
     now = timezone.now()
     with transaction.atomic():
-        lock_owners([user.pk])
+        owners = lock_owners([user.pk])
         task = Task(user=user, created_at=now)
         data = dict(data)
         list_id, parent_id = place(user_id=user.pk, task=None, data=data)
@@ -92,7 +92,10 @@ def task_create(*, user: User, data: dict[str, Any]) -> Task:
             Task.objects.filter(pk=task.pk).update(
                 series_id=task.series_id, next_occurrence_id=task.next_occurrence_id
             )
-        announce([TaskChange(user_id=user.pk, task_id=t.pk) for t in [task, *spawned]])
+        announce(
+            [TaskChange(user_id=user.pk, task_id=t.pk) for t in [task, *spawned]],
+            webhook_owners=owners,
+        )
     return task
 
 
@@ -104,11 +107,11 @@ def task_update(*, task: Task, data: dict[str, Any], if_match: str | None = None
     `list_id`/`parent_id`, `PreconditionFailed` for a stale `if_match`.
     """
     with transaction.atomic():
-        lock_owners([task.user_id])
+        owners = lock_owners([task.user_id])
         # Read again under the owner's lock: the rules below compare with the task as it is.
         task = lock(task, if_match)
         changes = write_task(task, dict(data))
-        announce(changes)
+        announce(changes, webhook_owners=owners)
     return task
 
 
@@ -119,21 +122,21 @@ def task_complete(
     concurrent toggles flip the task twice rather than once. Setting the value the task
     already has writes nothing (its `updated_at` and ETag stay)."""
     with transaction.atomic():
-        lock_owners([task.user_id])
+        owners = lock_owners([task.user_id])
         task = lock(task, if_match)
         if completed is not None and task.completed == completed:
             return task
         changes = write_task(
             task, {"completed": not task.completed if completed is None else completed}
         )
-        announce(changes)
+        announce(changes, webhook_owners=owners)
     return task
 
 
 def task_delete(*, task: Task, if_match: str | None = None) -> None:
     """Delete `task` and its subtasks."""
     with transaction.atomic():
-        lock_owners([task.user_id])
+        owners = lock_owners([task.user_id])
         if if_match is not None:
             task = lock(task, if_match)
         subtasks = list(Task.objects.filter(parent_id=task.pk).values_list("pk", flat=True))
@@ -143,7 +146,8 @@ def task_delete(*, task: Task, if_match: str | None = None) -> None:
             [
                 TaskChange(user_id=task.user_id, task_id=pk, deleted=True)
                 for pk in [task.pk, *subtasks]
-            ]
+            ],
+            webhook_owners=owners,
         )
 
 
@@ -162,7 +166,7 @@ def task_move(
     a ValidationError naming `before`/`after`.
     """
     with transaction.atomic():
-        lock_owners([task.user_id])
+        owners = lock_owners([task.user_id])
         task = lock(task, if_match)
         data: dict[str, Any] = dict(group or {})
         # The target group first (write_task checks and applies it again), so the neighbour
@@ -173,7 +177,7 @@ def task_move(
         ).exclude(pk=task.pk)
         position = neighbour_position(siblings, before=before, after=after)
         changes = write_task(task, data, position=position)
-        announce(changes)
+        announce(changes, webhook_owners=owners)
     return task
 
 
@@ -185,7 +189,7 @@ def tasks_set_completed(*, queryset: QuerySet[Task], completed: bool) -> int:
     telling the truth. The tasks are locked, then changed in one UPDATE.
     """
     with transaction.atomic():
-        lock_owners(queryset.order_by().values_list("user_id", flat=True))
+        owners = lock_owners(queryset.order_by().values_list("user_id", flat=True))
         chosen = queryset.order_by().values("pk")
         targets = Q(pk__in=chosen) | Q(parent__in=chosen) if completed else Q(pk__in=chosen)
         tasks = list(
@@ -203,7 +207,10 @@ def tasks_set_completed(*, queryset: QuerySet[Task], completed: bool) -> int:
             Task.objects.bulk_update(
                 [task for task in tasks if task.next_occurrence_id], ["next_occurrence_id"]
             )
-        announce([TaskChange(user_id=t.user_id, task_id=t.pk) for t in [*tasks, *spawned]])
+        announce(
+            [TaskChange(user_id=t.user_id, task_id=t.pk) for t in [*tasks, *spawned]],
+            webhook_owners=owners,
+        )
     return len(tasks)
 
 
@@ -211,7 +218,7 @@ def tasks_delete(*, queryset: QuerySet[Task]) -> int:
     """Delete the tasks of `queryset`, of any owners, and their subtasks; returns how many
     were deleted, subtasks included."""
     with transaction.atomic():
-        lock_owners(queryset.order_by().values_list("user_id", flat=True))
+        owners = lock_owners(queryset.order_by().values_list("user_id", flat=True))
         chosen = queryset.order_by().values("pk")
         rows = list(
             Task.objects.filter(Q(pk__in=chosen) | Q(parent__in=chosen))
@@ -220,7 +227,10 @@ def tasks_delete(*, queryset: QuerySet[Task]) -> int:
             .values_list("pk", "user_id")
         )
         Task.objects.filter(pk__in=[pk for pk, _ in rows]).delete()
-        announce([TaskChange(user_id=owner, task_id=pk, deleted=True) for pk, owner in rows])
+        announce(
+            [TaskChange(user_id=owner, task_id=pk, deleted=True) for pk, owner in rows],
+            webhook_owners=owners,
+        )
     return len(rows)
 
 
@@ -452,17 +462,22 @@ def task_reference(*, user: User, task_id: int) -> Task:
     return Task(pk=task_id, user_id=user.pk)
 
 
-def lock_owners(user_ids: Iterable[str] | QuerySet) -> None:
+def lock_owners(user_ids: Iterable[str] | QuerySet) -> set[str]:
     """Lock the owners' user rows until the transaction ends, in id order (see the module
     docstring: it serialises each user's writes and fixes the lock order). `user_ids` may be
-    a values_list queryset, which is then a subquery of the one locking query."""
+    a values_list queryset, which is then a subquery of the one locking query.
+
+    Returns those of the owners who have an active webhook, for `announce`: read in the
+    locking query, and webhooks change under this lock too, so it stays true until the
+    transaction ends."""
     ids = user_ids if isinstance(user_ids, QuerySet) else sorted(set(user_ids))
-    list(
+    rows = (
         User.objects.select_for_update()
         .filter(pk__in=ids)
         .order_by("pk")
-        .values_list("pk", flat=True)
+        .values_list("pk", "has_active_webhooks")
     )
+    return {pk for pk, has_active_webhooks in rows if has_active_webhooks}
 
 
 def field_error(field: str, message: str) -> ValidationError:
@@ -595,21 +610,26 @@ def write_task(task: Task, data: dict[str, Any], position: str | None = None) ->
     return changes
 
 
-def announce(changes: list[TaskChange], lists: list[ListChange] | None = None) -> None:
+def announce(
+    changes: list[TaskChange],
+    lists: list[ListChange] | None = None,
+    *,
+    webhook_owners: set[str] | None = None,
+) -> None:
     """The hook of every write (point 5 of the module docstring): call it inside the write's
-    transaction, after its last statement."""
+    transaction, after its last statement, with what `lock_owners` returned."""
     lists = lists or []
-    written([*changes, *lists])
+    written([*changes, *lists], webhook_owners)
     if changes:
         transaction.on_commit(lambda: tasks_changed.send(sender=Task, changes=changes))
     if lists:
         transaction.on_commit(lambda: lists_changed.send(sender=TaskList, changes=lists))
 
 
-def written(changes: list[TaskChange | ListChange]) -> None:
+def written(changes: list[TaskChange | ListChange], webhook_owners: set[str] | None = None) -> None:
     """`tasks_written`, once per write that changed anything (tasks/signals.py)."""
     if changes:
-        tasks_written.send(sender=Task, changes=changes)
+        tasks_written.send(sender=Task, changes=changes, webhook_owners=webhook_owners)
 
 
 def list_create(*, user: User, data: dict[str, Any]) -> TaskList:
@@ -617,7 +637,7 @@ def list_create(*, user: User, data: dict[str, Any]) -> TaskList:
     case) or a 501st list is a ValidationError (400)."""
     now = timezone.now()
     with transaction.atomic():
-        lock_owners([user.pk])
+        owners = lock_owners([user.pk])
         lists = TaskList.objects.filter(user=user)
         if lists.count() >= MAX_LISTS_PER_USER:
             raise field_error(
@@ -628,7 +648,7 @@ def list_create(*, user: User, data: dict[str, Any]) -> TaskList:
             user=user, **data, position=position_after(last), created_at=now, updated_at=now
         )
         save_list(task_list, force_insert=True)
-        announce([], [ListChange(user_id=user.pk, list_id=task_list.pk)])
+        announce([], [ListChange(user_id=user.pk, list_id=task_list.pk)], webhook_owners=owners)
     return task_list
 
 
@@ -638,26 +658,31 @@ def list_update(
     """Write `data` (validated `name`/`color`) to the list. Raises `TaskList.DoesNotExist`
     when it was deleted meanwhile."""
     with transaction.atomic():
-        lock_owners([task_list.user_id])
+        owners = lock_owners([task_list.user_id])
         task_list = lock_list(task_list, if_match)
         for name, value in data.items():
             setattr(task_list, name, value)
         task_list.updated_at = timezone.now()
         save_list(task_list, update_fields={*data, "updated_at"})
-        announce([], [ListChange(user_id=task_list.user_id, list_id=task_list.pk)])
+        announce(
+            [],
+            [ListChange(user_id=task_list.user_id, list_id=task_list.pk)],
+            webhook_owners=owners,
+        )
     return task_list
 
 
 def list_delete(*, task_list: TaskList, if_match: str | None = None) -> None:
     """Delete the list, its tasks and their subtasks."""
     with transaction.atomic():
-        lock_owners([task_list.user_id])
+        owners = lock_owners([task_list.user_id])
         task_list = lock_list(task_list, if_match)
         tasks = list(Task.objects.filter(list_id=task_list.pk).values_list("pk", flat=True))
         task_list.delete()
         announce(
             [TaskChange(user_id=task_list.user_id, task_id=pk, deleted=True) for pk in tasks],
             [ListChange(user_id=task_list.user_id, list_id=task_list.pk, deleted=True)],
+            webhook_owners=owners,
         )
 
 
@@ -671,13 +696,17 @@ def list_move(
     """Place the list just before the list `before`, after `after`, or at the end; writes
     this list's `position` only."""
     with transaction.atomic():
-        lock_owners([task_list.user_id])
+        owners = lock_owners([task_list.user_id])
         task_list = lock_list(task_list, if_match)
         siblings = TaskList.objects.filter(user_id=task_list.user_id).exclude(pk=task_list.pk)
         task_list.position = neighbour_position(siblings, before=before, after=after)
         task_list.updated_at = timezone.now()
         save_list(task_list, update_fields={"position", "updated_at"})
-        announce([], [ListChange(user_id=task_list.user_id, list_id=task_list.pk)])
+        announce(
+            [],
+            [ListChange(user_id=task_list.user_id, list_id=task_list.pk)],
+            webhook_owners=owners,
+        )
     return task_list
 
 

@@ -36,7 +36,9 @@ class ListChange:
     deleted: bool = False
 
 
-# Sent with `changes: list[TaskChange | ListChange]`, inside each write's transaction.
+# Sent with `changes: list[TaskChange | ListChange]`, inside each write's transaction, and
+# `webhook_owners: set[str] | None`: those of the changes' owners who have an active webhook,
+# read under their lock (None from imports, which do not know: a receiver then looks).
 tasks_written = Signal()
 # Sent with `changes: list[TaskChange]`, once per committed write.
 tasks_changed = Signal()

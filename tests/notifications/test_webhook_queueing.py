@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 import pytest
 from django.db import transaction
 
+from notifications import webhooks
 from notifications.models import Delivery, Webhook
 from notifications.signals import reminder_fired
 from tasks.models import Task
@@ -264,25 +265,32 @@ class TestReminders:
 
 
 class TestQueries:
-    """What webhooks cost a write: one indexed query (the owner's active webhooks) for an
-    owner who has none; with some, a fixed number however many objects changed."""
+    """What webhooks cost a write: nothing for an owner who has none (the owner's lock reads
+    `has_active_webhooks`); with some, a fixed number however many objects changed."""
 
-    def test_a_create_without_webhooks_pays_one_query_for_them(
+    def test_a_create_without_webhooks_pays_no_query_for_them(
         self, owner_client, user, django_assert_num_queries
     ):
         # The user; in a savepoint (test transaction): the lock, the end of the group, the
-        # insert, and the owner's active webhooks (none).
-        with django_assert_num_queries(7):
+        # insert.
+        with django_assert_num_queries(6):
             response = owner_client.post(tasks_url(user), {"title": "Milk"}, format="json")
         assert response.status_code == 201
+
+    def test_a_paused_webhook_costs_a_write_nothing(
+        self, owner_client, user, make_webhook, django_assert_num_queries
+    ):
+        webhooks.webhook_update(webhook=make_webhook(user, HOOK), data={"active": False})
+        with django_assert_num_queries(6):
+            owner_client.post(tasks_url(user), {"title": "Milk"}, format="json")
 
     def test_a_create_with_webhooks_pays_a_fixed_number_more(
         self, owner_client, user, make_webhook, django_assert_num_queries
     ):
         make_webhook(user, HOOK)
         make_webhook(user, "https://1.1.1.1/second")
-        # The 7 above, then the changes since the cursor, their task, the insert of the
-        # deliveries, the cursors' update.
+        # The 6 above, then the active webhooks, the changes since the cursor, their task,
+        # the insert of the deliveries, the cursors' update.
         with django_assert_num_queries(11):
             owner_client.post(tasks_url(user), {"title": "Milk"}, format="json")
         assert Delivery.objects.count() == 2
@@ -301,3 +309,38 @@ class TestQueries:
                 f"{tasks_url(user)}/bulk", {"action": "complete", "ids": ids}, format="json"
             )
         assert Delivery.objects.count() == count + 1
+
+
+class TestHasActiveWebhooks:
+    """`User.has_active_webhooks`, which lets a write skip looking for webhooks, follows
+    every change of the user's webhooks."""
+
+    def flag(self, user) -> bool:
+        user.refresh_from_db(fields=["has_active_webhooks"])
+        return user.has_active_webhooks
+
+    def test_creating_pausing_resuming_and_deleting_keep_it_true(self, user, make_webhook):
+        assert not self.flag(user)
+        first = make_webhook(user, HOOK)
+        assert self.flag(user)
+        second = make_webhook(user, "https://1.1.1.1/second", active=False)
+        assert self.flag(user)
+        webhooks.webhook_update(webhook=first, data={"active": False})
+        assert not self.flag(user)
+        webhooks.webhook_update(webhook=second, data={"active": True})
+        assert self.flag(user)
+        webhooks.webhook_delete(webhook=second)
+        assert not self.flag(user)
+
+    def test_another_users_webhooks_leave_it_alone(self, user, other_user, make_webhook):
+        make_webhook(other_user, HOOK)
+        assert not self.flag(user)
+
+    def test_a_resumed_webhook_hears_the_next_write(self, owner_client, user, make_webhook):
+        hook = make_webhook(user, HOOK)
+        webhooks.webhook_update(webhook=hook, data={"active": False})
+        webhooks.webhook_update(webhook=hook, data={"active": True})
+
+        owner_client.post(tasks_url(user), {"title": "Milk"}, format="json")
+
+        assert [body["type"] for body in decoded(hook)] == ["task.changed"]

@@ -312,8 +312,8 @@ class TestQueries:
         self, owner_client, user, django_assert_num_queries
     ):
         # The user; in a savepoint (test transaction): the lock on them, the count, the
-        # latest change, the insert.
-        with django_assert_num_queries(7):
+        # latest change, the insert, the owner's has_active_webhooks.
+        with django_assert_num_queries(8):
             response = owner_client.post(
                 webhooks_url(user), {"url": HOOK, "events": ["reminder"]}, format="json"
             )

@@ -164,9 +164,8 @@ class TestExactlyOnce:
         ids = [TaskFactory(user=user, recurrence="FREQ=DAILY", due_at=due).id for _ in range(100)]
 
         # Beyond the completion and the spawn: the owner's lock, the end of the occurrences'
-        # group, the subtasks to copy and the owner's webhooks (none here), each one query
-        # however many tasks.
-        with django_assert_max_num_queries(12):
+        # group and the subtasks to copy, each one query however many tasks.
+        with django_assert_max_num_queries(11):
             response = owner_client.post(
                 f"{tasks_url(user)}/bulk", {"action": "complete", "ids": ids}, format="json"
             )

@@ -567,29 +567,29 @@ def test_options_on_a_task_describes_it_and_never_fails(owner_client, user, task
 class TestWriteQueryCounts:
     """What each write costs in statements, counted as the tests see them: a transaction
     shows as SAVEPOINT and RELEASE here, BEGIN and COMMIT in production; the first query
-    of each is the token's user. Each write also asks for the owner's active webhooks
-    (notifications/webhooks.py), one indexed query, none here."""
+    of each is the token's user. The owner's lock also reads whether they have an active
+    webhook (none here), so no write looks for webhooks (notifications/webhooks.py)."""
 
-    def test_create_costs_seven(self, owner_client, user, django_assert_num_queries):
-        # user, savepoint, owner lock, end of the group, insert, webhooks, release
-        with django_assert_num_queries(7):
+    def test_create_costs_six(self, owner_client, user, django_assert_num_queries):
+        # user, savepoint, owner lock, end of the group, insert, release
+        with django_assert_num_queries(6):
             response = owner_client.post(tasks_url(user), {"title": "New"}, format="json")
         assert response.status_code == 201
 
-    def test_update_costs_eight(self, owner_client, user, task, django_assert_num_queries):
-        # user, task, savepoint, owner lock, the task locked, update, webhooks, release
-        with django_assert_num_queries(8):
+    def test_update_costs_seven(self, owner_client, user, task, django_assert_num_queries):
+        # user, task, savepoint, owner lock, the task locked, update, release
+        with django_assert_num_queries(7):
             response = owner_client.patch(tasks_url(user, task), {"title": "New"}, format="json")
         assert response.status_code == 200
 
     def test_toggle_reads_the_task_once(self, owner_client, user, task, django_assert_num_queries):
         # user, savepoint, owner lock, the task locked, update, its pending subtasks,
-        # webhooks, release
-        with django_assert_num_queries(8):
+        # release
+        with django_assert_num_queries(7):
             response = owner_client.patch(tasks_url(user, task, "/complete"))
         assert response.json()["completed"] is True
         # Reopening looks for no subtasks.
-        with django_assert_num_queries(7):
+        with django_assert_num_queries(6):
             response = owner_client.patch(tasks_url(user, task, "/complete"))
         assert response.json()["completed"] is False
 
@@ -597,7 +597,7 @@ class TestWriteQueryCounts:
         self, owner_client, user, task, django_assert_num_queries
     ):
         subtask = TaskFactory(user=user, parent_id=task.pk)
-        with django_assert_num_queries(7):
+        with django_assert_num_queries(6):
             response = owner_client.patch(tasks_url(user, subtask, "/complete"))
         assert response.json()["completed"] is True
 
