@@ -1,15 +1,19 @@
 """What a write or a firing reminder queues for the owner's webhooks, in its transaction."""
 
+import threading
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 
 from notifications import webhooks
 from notifications.models import Delivery, Webhook
 from notifications.signals import reminder_fired
 from tasks.models import Task
-from tasks.services import task_update, tasks_import
+from tasks.services import task_create, task_update, tasks_import
+from tests.conftest import requires_postgresql
 from tests.factories import TaskFactory, TaskListFactory
 from tests.notifications.conftest import decoded
 
@@ -344,3 +348,55 @@ class TestHasActiveWebhooks:
         owner_client.post(tasks_url(user), {"title": "Milk"}, format="json")
 
         assert [body["type"] for body in decoded(hook)] == ["task.changed"]
+
+
+@requires_postgresql
+@pytest.mark.django_db(transaction=True)
+def test_a_write_that_waited_for_a_webhooks_creation_is_delivered_to_it(
+    user, make_webhook, monkeypatch
+):
+    """The write reads `has_active_webhooks` in its lock, after the webhook committed, not
+    from the user row it was given (read before)."""
+    created, release = threading.Event(), threading.Event()
+    note = webhooks.note_active_webhooks
+
+    def note_and_hold(user_id: str) -> None:
+        note(user_id)
+        created.set()
+        release.wait(10)
+
+    monkeypatch.setattr(webhooks, "note_active_webhooks", note_and_hold)
+    hook: list[Webhook] = []
+    creating = threading.Thread(target=in_thread(lambda: hook.append(make_webhook(user, HOOK))))
+    creating.start()
+    assert created.wait(10)
+    writing = threading.Thread(
+        target=in_thread(lambda: task_create(user=user, data={"title": "Milk"}))
+    )
+    writing.start()
+    while not waiting_for_a_lock():
+        time.sleep(0.01)
+    release.set()
+    creating.join(10)
+    writing.join(10)
+
+    assert [body["type"] for body in decoded(hook[0])] == ["task.changed"]
+
+
+def in_thread(action: Callable[[], object]) -> Callable[[], None]:
+    def run() -> None:
+        try:
+            action()
+        finally:
+            connection.close()
+
+    return run
+
+
+def waiting_for_a_lock() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return cursor.fetchone()[0] > 0
