@@ -31,9 +31,12 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 DEFAULT_SECRET = "bench-only-secret-0123456789abcdef0123456789"
-SCENARIOS = ("list", "get", "create", "update", "toggle", "mixed")
+# The task API's requests; `mixed` interleaves them, and `healthz` (GET /healthz, no token)
+# measures what the same server does for a request that does nothing.
+REQUESTS = ("list", "get", "create", "update", "toggle")
+SCENARIOS = (*REQUESTS, "mixed", "healthz")
 # The request kinds each scenario sends; a target must answer every one of them with 2xx.
-USES = {**{s: (s,) for s in SCENARIOS[:-1]}, "mixed": SCENARIOS[:-1]}
+USES = {**{s: (s,) for s in REQUESTS}, "mixed": REQUESTS, "healthz": ("healthz",)}
 LUA_SCRIPT = Path(__file__).resolve().with_name("scenarios.lua")
 ID_ALPHABET = string.ascii_letters + string.digits
 DESCRIPTION = "Seeded by bench.py so that list responses have a realistic size."
@@ -233,6 +236,7 @@ def probe(target: Target, data: Dataset, tasks: int) -> dict[str, str]:
         "create": ("POST", f"/api/{writer_id}/tasks", writer_token, {"title": "Probe"}),
         "update": ("PUT", path, token, {"title": "Seeded task 00000", "description": None}),
         "toggle": ("PATCH", f"{path}/complete", token, None),
+        "healthz": ("GET", "/healthz", token, None),
     }
     failed = {}
     for kind, (method, url, tok, body) in requests.items():
@@ -504,6 +508,7 @@ scenarios (each request picks the next user or user/task pair, so load spreads o
   update  PUT  /api/{user}/tasks/{id}         title + description
   toggle  PATCH /api/{user}/tasks/{id}/complete, empty body
   mixed   8 list, 8 get, 2 update, 1 toggle, 1 create per 20 requests (80 % reads)
+  healthz GET  /healthz                       no token: what a request that does nothing costs
 A scenario whose requests a target answers with 404/405 on a probe is skipped for it.
 
 examples:

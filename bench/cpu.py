@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench import DEFAULT_SECRET, SCENARIOS, Api, BenchError, Target, check_answers, seed
+from bench import DEFAULT_SECRET, REQUESTS, Api, BenchError, Target, check_answers, seed
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=2, help="A,B then B,A ... (2)")
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument("--tasks", type=int, default=100)
-    parser.add_argument("--scenarios", default=",".join(SCENARIOS[:-1]))
+    parser.add_argument("--scenarios", default=",".join(REQUESTS))
     opts = parser.parse_args(argv)
     targets, who = [], {}
     for spec in opts.target:

@@ -76,6 +76,10 @@ function ops.toggle()
   return wrk.format("PATCH", path .. "/complete", headers(user, true), "")
 end
 
+function ops.healthz()
+  return wrk.format("GET", data.prefix .. "/healthz")
+end
+
 -- 20 requests: 8 list + 8 get (80 % reads), 2 update + 1 toggle + 1 create (20 % writes).
 local MIX = {
   "list", "get", "list", "get", "update", "list", "get", "toggle", "list", "get",
