@@ -140,10 +140,11 @@ class Readers:
 
     Each keeps its database connection while reads keep coming and closes it once none has
     come for READER_IDLE_SECONDS, or when a read fails (the connection may be what failed):
-    a stream reads at every wake-up (and the hub on every heartbeat), and opening a connection for each read
-    cost more than the read (docs/performance.md). A fixed few also bounds the connections a
-    realtime process holds however many streams it serves. The threads start with the first
-    read; `stop` closes their connections and ends them (they start again when needed)."""
+    a stream reads at every wake-up (and the hub at every heartbeat), and opening a
+    connection for each read cost more than the read (docs/performance.md). A fixed few also
+    bounds the connections a realtime process holds however many streams it serves. The
+    threads start with the first read; `stop` closes their connections and ends them (they
+    start again when needed)."""
 
     def __init__(self, count: int) -> None:
         self.count = count
