@@ -4,11 +4,14 @@
         --pid <uvicorn's pid> [--streams 1000] [--writes-per-second 50] [--seconds 10]
 
 Needs a uvicorn process (`config.asgi`) and a gunicorn one on the same PostgreSQL and Redis,
-both verifying tokens with --secret (default $BETTER_AUTH_SECRET), and wrk on the PATH.
+both verifying tokens with --secret (default $BETTER_AUTH_SECRET), and wrk on the PATH; the
+recipe is in bench/README.md.
 1. wrk measures the REST API (GET one task) alone: req/s.
-2. --streams streams are opened, one per user (as tabs of different people), and held idle;
-   the realtime process's RSS before and after gives the memory per stream.
-3. --writes-per-second creates tasks for random users among them for --seconds; each event's
+2. A few streams open and close (warming the realtime process up); then --streams streams
+   are opened, one per user (as tabs of different people), and held idle; the realtime
+   process's RSS and threads, once it is idle before and after, give the cost per stream.
+3. --writes-per-second creates tasks for random users among them for --seconds, on a fixed
+   schedule (a pool of writers, so a slow answer does not lower the rate); each event's
    latency is its receipt on the stream minus the moment the create was answered (after its
    commit): p50 and p99.
 4. wrk measures the REST API again while the streams are open: the ratio to step 1.
