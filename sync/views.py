@@ -126,7 +126,8 @@ class EventStreamView(PathUserMixin, APIView):
         a thread of its own, without limit: a burst of reconnecting streams (after a deploy,
         say) would otherwise open a database connection each, all at once; and a stream's
         connection would stay open, idle, for as long as the stream does (it reads the feed
-        from threads of its own)."""
+        through sync/live.py's readers). The request's thread itself is let go as the
+        stream starts (live.let_go_of_the_request_thread)."""
         with OPENING:
             try:
                 return super().dispatch(request, *args, **kwargs)

@@ -58,6 +58,22 @@ def test_a_firing_reaches_every_open_stream_of_the_user_once(open_stream, user, 
         other.next(timeout=0.5)
 
 
+def test_a_firing_whose_wake_up_call_is_lost_still_arrives_once(
+    open_stream, user, make_token, monkeypatch
+):
+    """The hub's look at the fired reminders finds it on the next heartbeat."""
+    monkeypatch.setattr(live, "HEARTBEAT_SECONDS", 1)
+    stream = open_stream(events_path(user), bearer(make_token(user.id)))
+    time.sleep(0.3)
+    monkeypatch.setattr(live, "publisher", None)
+
+    payload = fire_one(user)
+
+    assert next_reminder(stream, timeout=3).data == payload
+    with pytest.raises(queue.Empty):
+        next_reminder(stream, timeout=2.5)  # not twice
+
+
 def test_reminders_are_not_replayed_to_a_stream_opened_later(open_stream, user, make_token):
     stream = open_stream(events_path(user), bearer(make_token(user.id)))
     time.sleep(0.3)

@@ -12,6 +12,7 @@ import uvicorn
 from django.db import connections
 
 from config.asgi import application
+from sync import live
 from tests.conftest import free_port
 
 
@@ -42,6 +43,11 @@ def asgi_server(transactional_db, monkeypatch) -> Iterator[str]:
     yield f"127.0.0.1:{port}"
     server.should_exit = True
     thread.join(timeout=10)
+    live.readers.stop()  # their connections, before the test database goes
+
+
+# The name of the threads that read the test's streams (the server's threads are the others).
+READER_THREAD = "test-stream-reader"
 
 
 @dataclass
@@ -61,7 +67,7 @@ class EventStream:
     events: "queue.Queue[Event | None]" = field(default_factory=queue.Queue)
 
     def __post_init__(self) -> None:
-        threading.Thread(target=self.read, daemon=True).start()
+        threading.Thread(target=self.read, name=READER_THREAD, daemon=True).start()
 
     def read(self) -> None:
         fields: dict[str, str] = {}

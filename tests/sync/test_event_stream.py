@@ -3,6 +3,7 @@ before it starts, heartbeats, token expiry, and a Redis outage that loses nothin
 
 import queue
 import signal
+import threading
 import time
 
 import pytest
@@ -11,7 +12,7 @@ from rest_framework.test import APIClient
 
 from sync import live
 from tests.factories import TaskFactory
-from tests.sync.conftest import EventStream
+from tests.sync.conftest import READER_THREAD, EventStream
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -49,6 +50,32 @@ def test_a_list_write_wakes_the_stream_too(open_stream, user, token, owner_clien
 
     event = stream.next(timeout=5)
     assert (event.type, event.data["id"]) == ("list.changed", created.json()["id"])
+
+
+def server_threads() -> int:
+    """The threads of this process but the test's own stream readers: uvicorn's and the
+    application's."""
+    return sum(thread.name != READER_THREAD for thread in threading.enumerate())
+
+
+def test_an_open_stream_holds_no_thread(open_stream, user, token):
+    """A stream is a coroutine: the thread the request's sync code ran in (the middleware,
+    the view's checks) is let go once the stream starts, so 20 more streams hold no more
+    threads than one."""
+    first = open_stream(events_path(user), bearer(token))
+    TaskFactory(user=user)
+    first.next(timeout=5)
+    one = server_threads()
+
+    more = [open_stream(events_path(user), bearer(token)) for _ in range(20)]
+    TaskFactory(user=user)
+    for stream in [first, *more]:
+        assert stream.next(timeout=5).type == "task.changed"  # each has started
+    deadline = time.monotonic() + 5
+    while server_threads() > one and time.monotonic() < deadline:
+        time.sleep(0.05)  # a let-go thread ends a moment after its stream starts
+
+    assert server_threads() <= one
 
 
 def test_reconnecting_with_last_event_id_misses_nothing_and_repeats_nothing(
@@ -192,3 +219,33 @@ def test_redis_stopped_for_10_seconds_delays_events_but_loses_none(
     assert stream.next(timeout=2).data["id"] == after.id
     with pytest.raises(queue.Empty):
         stream.next(timeout=1.5)
+
+
+def test_idle_streams_leave_the_look_at_the_feed_to_their_hub(
+    open_stream, user, token, monkeypatch
+):
+    """A heartbeat costs an idle stream no read: the hub looks once for all its streams."""
+    monkeypatch.setattr(live, "HEARTBEAT_SECONDS", 0.5)
+    reads = {"page": 0, "news": 0}
+    read_page, read_news = live.read_page, live.read_news
+
+    def counted(name, read):
+        def count(*args):
+            reads[name] += 1
+            return read(*args)
+
+        return count
+
+    streams = [open_stream(events_path(user), bearer(token)) for _ in range(5)]
+    TaskFactory(user=user)
+    for stream in streams:
+        stream.next(timeout=5)  # each has read the feed
+    time.sleep(1)  # a look of the hub's during that read may wake a stream once more
+    monkeypatch.setattr(live, "read_page", counted("page", read_page))
+    monkeypatch.setattr(live, "read_news", counted("news", read_news))
+
+    time.sleep(2)  # four heartbeats
+
+    assert reads["page"] == 0 and reads["news"] >= 2
+    for stream in streams:
+        assert stream.next(comments=True, timeout=1).comment == "ping"
