@@ -594,7 +594,7 @@ CELERY_BEAT_SCHEDULE_FILENAME = env.str(
 )
 # How often beat starts the firing of due reminders (notifications/tasks.py): a reminder
 # fires at most about this long after its fire_at, with a worker running.
-REMINDERS_FIRE_EVERY_SECONDS = env.float("REMINDERS_FIRE_EVERY_SECONDS", default=5.0)
+REMINDERS_FIRE_EVERY_SECONDS = env.float("REMINDERS_FIRE_EVERY_SECONDS", default=2.0)
 CELERY_BEAT_SCHEDULE: dict = {
     # Sends the webhook deliveries that are due: retries, and any whose task was lost.
     "send-due-webhooks": {"task": "notifications.sweep_webhooks", "schedule": 5.0},
