@@ -22,10 +22,9 @@ MCP_PATHS = frozenset({"/mcp", "/mcp/"})
 mcp_application = MCPEndpoint()
 
 # This process holds every open stream's objects, and a full garbage collection walks them
-# all: 250-350 ms with 1,000 streams, during which no event goes out (the p99 of events past
-# 230 ms in two runs of seven). What start-up loaded is never garbage, so it is frozen out of
-# the collections, and collecting less often keeps full ones out of most minutes: p99 10-24
-# ms in six runs (docs/performance.md), at the same memory per stream.
+# all while no event goes out. What start-up loaded is never garbage, so it is frozen out of
+# the collections, and collecting less often keeps full ones out of most minutes; the
+# figures are in docs/performance.md ("Live streams").
 gc.freeze()
 gc.set_threshold(50_000, 20, 20)
 
