@@ -526,13 +526,20 @@ def place(
 
 def end_of_group(user_id: str, list_id: int | None, parent_id: int | None) -> str:
     """A position after every task of the sibling group (call under `lock_owners`)."""
-    last = (
-        Task.objects.filter(user_id=user_id, list_id=list_id, parent_id=parent_id)
-        .order_by("-position")
-        .values_list("position", flat=True)
-        .first()
+    siblings = Task.objects.filter(user_id=user_id, list_id=list_id, parent_id=parent_id)
+    return position_after(
+        in_order(siblings, descending=True).values_list("position", flat=True).first()
     )
-    return position_after(last)
+
+
+def in_order(siblings: QuerySet, *, descending: bool = False) -> QuerySet:
+    """One sibling group (tasks, or a user's lists) in position order, so that PostgreSQL
+    reads a row at either end from the index and stops there. A task group is found by
+    `list_id IS NULL` or `parent_id IS NULL`, which the planner does not take as fixing those
+    columns: ordered by position alone, it sorted the whole group on every create. Naming the
+    group's columns too matches task_user_group_position_idx (user, list, parent, position)."""
+    columns = ("list_id", "parent_id", "position") if siblings.model is Task else ("position",)
+    return siblings.order_by(*(f"-{column}" if descending else column for column in columns))
 
 
 def neighbour_position(siblings: QuerySet, *, before: int | None, after: int | None) -> str:
@@ -541,24 +548,20 @@ def neighbour_position(siblings: QuerySet, *, before: int | None, after: int | N
     `before`/`after` when that row is not among `siblings`."""
     anchor_id, field = (before, "before") if before is not None else (after, "after")
     if anchor_id is None:
-        last = siblings.order_by("-position").values_list("position", flat=True).first()
+        last = in_order(siblings, descending=True).values_list("position", flat=True).first()
         return position_after(last)
     anchor = siblings.filter(pk=anchor_id).values_list("position", flat=True).first()
     if anchor is None:
         raise field_error(field, "Not one of the items of the group it is placed in.")
     if before is not None:
         previous = (
-            siblings.filter(position__lt=anchor)
-            .order_by("-position")
+            in_order(siblings.filter(position__lt=anchor), descending=True)
             .values_list("position", flat=True)
             .first()
         )
         return position_between(previous, anchor)
     following = (
-        siblings.filter(position__gt=anchor)
-        .order_by("position")
-        .values_list("position", flat=True)
-        .first()
+        in_order(siblings.filter(position__gt=anchor)).values_list("position", flat=True).first()
     )
     return position_between(anchor, following)
 
@@ -643,7 +646,7 @@ def list_create(*, user: User, data: dict[str, Any]) -> TaskList:
             raise field_error(
                 "name", f"You have {MAX_LISTS_PER_USER} lists, the most there can be."
             )
-        last = lists.order_by("-position").values_list("position", flat=True).first()
+        last = in_order(lists, descending=True).values_list("position", flat=True).first()
         task_list = TaskList(
             user=user, **data, position=position_after(last), created_at=now, updated_at=now
         )

@@ -2,9 +2,12 @@
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from tasks.models import Task
-from tasks.services import task_move
+from tasks.positions import positions_for
+from tasks.services import end_of_group, task_move, tasks_import
 from tests.conftest import requires_postgresql, run_concurrently
 from tests.factories import TaskFactory, TaskListFactory
 
@@ -202,3 +205,37 @@ def test_concurrent_moves_into_one_group_keep_every_task_at_a_distinct_position(
     assert len(positions) == 51
     assert len(set(positions)) == 51
     assert connection.vendor == "postgresql"
+
+
+@requires_postgresql
+@pytest.mark.parametrize("group", ["inbox", "list", "subtasks"])
+def test_the_end_of_a_long_group_is_read_from_the_index_not_sorted(user, group):
+    """Every create reads where its group ends: one row of the group's index, however long
+    the group (`IS NULL` on list or parent once made PostgreSQL sort all of it)."""
+    task_list = TaskListFactory(user=user) if group == "list" else None
+    parent = TaskFactory(user=user) if group == "subtasks" else None
+    now = timezone.now()
+    tasks_import(
+        tasks=[
+            Task(
+                user=user,
+                title=f"t{n}",
+                list=task_list,
+                parent=parent,
+                position=position,
+                created_at=now,
+                updated_at=now,
+            )
+            for n, position in enumerate(positions_for(500))
+        ]
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE tasks_task")
+    with CaptureQueriesContext(connection) as queries:
+        end_of_group(user.pk, task_list and task_list.pk, parent and parent.pk)
+    (query,) = queries.captured_queries
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN " + query["sql"])
+        plan = "\n".join(row for (row,) in cursor.fetchall())
+    assert "task_user_group_position_idx" in plan, plan
+    assert "Sort" not in plan, plan
