@@ -3,7 +3,7 @@
 sent to PostgreSQL, the round trips to Redis and the Python function calls, per kind of
 request, served in process by Django's test client.
 
-    bench/calls.py [--requests 200]
+    bench/calls.py [--requests 200] [--inbox 10000]
 
 Run from the repository root with the environment of bench/README.md (DATABASE_URL and
 REDIS_URL of a bench database, BETTER_AUTH_SECRET, SECRET_KEY, DEBUG=false,
@@ -35,10 +35,14 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
+from django.utils import timezone  # noqa: E402
 from redis.connection import AbstractConnection  # noqa: E402
 
-from accounts.models import generate_user_id  # noqa: E402
+from accounts.models import User, generate_user_id  # noqa: E402
 from bench import make_token  # noqa: E402
+from tasks.models import Task  # noqa: E402
+from tasks.positions import positions_for  # noqa: E402
+from tasks.services import end_of_group, tasks_import  # noqa: E402
 
 DESCRIPTION = "Seeded by bench.py so that list responses have a realistic size."
 
@@ -57,9 +61,31 @@ class RedisRoundTrips:
         AbstractConnection.send_packed_command = counted
 
 
+def load_inbox(user_id: str, count: int) -> None:
+    """`count` more top-level tasks for the user, by COPY, and fresh planner statistics."""
+    user, now = User.objects.get(pk=user_id), timezone.now()
+    # After the tasks already there: end_of_group is a key past the last of them.
+    positions = positions_for(count, before=end_of_group(user_id, None, None))
+    tasks_import(
+        tasks=[
+            Task(user=user, title=f"Inbox {n}", position=position, created_at=now, updated_at=now)
+            for n, position in enumerate(positions)
+        ]
+    )
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE tasks_task")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=200, help="profiled per kind (200)")
+    parser.add_argument(
+        "--inbox",
+        type=int,
+        default=0,
+        help="tasks loaded into the user's inbox first, to see what a long group costs (0)",
+    )
     opts = parser.parse_args()
     call_command("migrate", verbosity=0)
     secret = os.environ.get("BETTER_AUTH_SECRET", "")
@@ -74,6 +100,8 @@ def main() -> None:
         return client.post(base, body, content_type="application/json").json()["id"]
 
     ids = [post(f"Seeded task {n:05}") for n in range(100)]
+    if opts.inbox:
+        load_inbox(user_id, opts.inbox)
     fresh: list[int] = []
     kinds = {
         # A task read once, then from the cache.
