@@ -87,6 +87,8 @@ def main() -> None:
         help="tasks loaded into the user's inbox first, to see what a long group costs (0)",
     )
     opts = parser.parse_args()
+    if opts.inbox < 0:
+        parser.error(f"--inbox is a number of tasks, not {opts.inbox}")
     call_command("migrate", verbosity=0)
     secret = os.environ.get("BETTER_AUTH_SECRET", "")
     user_id = generate_user_id()

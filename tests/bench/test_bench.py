@@ -1,4 +1,5 @@
-"""bench/bench.py's own checks: it says which target is down before it seeds anything."""
+"""bench/'s own checks: it says which target is down before it seeds anything, and refuses
+options it cannot measure before it touches a server or the database."""
 
 import importlib.util
 import socket
@@ -10,6 +11,14 @@ BENCH = Path(__file__).resolve().parents[2] / "bench" / "bench.py"
 spec = importlib.util.spec_from_file_location("bench_script", BENCH)
 bench = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(bench)
+
+
+def load_script(name: str):
+    path = BENCH.with_name(f"{name}.py")
+    module_spec = importlib.util.spec_from_file_location(f"bench_{name}", path)
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    return module
 
 
 def closed_port() -> int:
@@ -43,3 +52,25 @@ def test_the_error_names_the_target_and_its_url():
 
 def test_a_redirect_to_https_while_seeding_says_how_to_turn_it_off():
     assert "SECURE_SSL_REDIRECT=false" in bench._hint(301)
+
+
+def test_cpu_names_the_scenarios_it_knows_for_one_it_does_not(capsys):
+    cpu = load_script("cpu")
+
+    with pytest.raises(SystemExit) as exit_info:
+        cpu.main(["--target", f"x=http://127.0.0.1:{closed_port()}", "--scenarios", "get,mixed"])
+
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err
+    assert "unknown scenarios mixed" in error and "list,get,create,update,toggle,healthz" in error
+
+
+def test_calls_refuses_a_negative_inbox_before_touching_the_database(monkeypatch, capsys):
+    calls = load_script("calls")
+    monkeypatch.setattr("sys.argv", ["calls.py", "--inbox", "-5"])
+
+    with pytest.raises(SystemExit) as exit_info:
+        calls.main()
+
+    assert exit_info.value.code == 2
+    assert "--inbox is a number of tasks, not -5" in capsys.readouterr().err
